@@ -1,0 +1,220 @@
+package config
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"reflect"
+	"sort"
+	"strings"
+
+	"sigs.k8s.io/yaml"
+)
+
+// maxConfigBytes caps a config file: a federation of thousands of
+// downstreams is a few MiB.
+const maxConfigBytes = 64 << 20
+
+// Load reads, decodes, defaults and validates the federation config at path.
+func Load(path string) (*Federation, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("read federation config: %w", err)
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, maxConfigBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("read federation config %s: %w", path, err)
+	}
+	if len(data) > maxConfigBytes {
+		return nil, fmt.Errorf("federation config %s is larger than %d MiB", path, maxConfigBytes>>20)
+	}
+	fed, err := Decode(data, path)
+	if err != nil {
+		return nil, err
+	}
+	if err := fed.Complete(); err != nil {
+		return nil, err
+	}
+	return fed, nil
+}
+
+// Decode parses one federation document strictly: unknown fields, duplicate
+// keys and values of the wrong type are errors naming the field path. source
+// names the file in errors and anchors relative caFile paths.
+func Decode(data []byte, source string) (*Federation, error) {
+	if len(bytes.TrimSpace(data)) == 0 {
+		return nil, &Errors{Source: source, List: []FieldError{{Message: "the file is empty: it needs apiVersion: " + APIVersion + ", kind: " + Kind + ", upstream and downstreams"}}}
+	}
+	js, err := yaml.YAMLToJSONStrict(data)
+	if err != nil {
+		return nil, &Errors{Source: source, List: []FieldError{{Message: "not valid YAML: " + err.Error()}}}
+	}
+	var raw any
+	if err := json.Unmarshal(js, &raw); err != nil {
+		return nil, &Errors{Source: source, List: []FieldError{{Message: "not valid YAML: " + err.Error()}}}
+	}
+	if _, ok := raw.(map[string]any); !ok {
+		return nil, &Errors{Source: source, List: []FieldError{{Message: fmt.Sprintf("expected a mapping with apiVersion: %s and kind: %s, got %s", APIVersion, Kind, jsonKind(raw))}}}
+	}
+	errs := &Errors{Source: source}
+	checkShape(errs, "", raw, reflect.TypeFor[Federation]())
+	if err := errs.err(); err != nil {
+		return nil, err
+	}
+	fed := &Federation{Source: source}
+	dec := json.NewDecoder(bytes.NewReader(js))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(fed); err != nil {
+		// checkShape has seen every field; this is a value out of range.
+		return nil, &Errors{Source: source, List: []FieldError{{Message: err.Error()}}}
+	}
+	fed.Source = source
+	return fed, nil
+}
+
+// checkShape walks a decoded JSON value against the Go type it must fill and
+// records unknown fields and wrong types with their paths, so the operator
+// sees every mistake of the file at once.
+func checkShape(errs *Errors, at string, v any, t reflect.Type) {
+	if v == nil {
+		return // null: the field keeps its zero value and defaulting applies
+	}
+	switch t.Kind() {
+	case reflect.Struct:
+		obj, ok := v.(map[string]any)
+		if !ok {
+			errs.add(at, "expected a mapping, got %s", jsonKind(v))
+			return
+		}
+		fields := jsonFields(t)
+		keys := make([]string, 0, len(obj))
+		for k := range obj {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			ft, ok := fields[k]
+			if !ok {
+				errs.add(path(at, k), "unknown field%s", suggest(k, fields))
+				continue
+			}
+			checkShape(errs, path(at, k), obj[k], ft)
+		}
+	case reflect.Map:
+		obj, ok := v.(map[string]any)
+		if !ok {
+			errs.add(at, "expected a mapping of strings, got %s", jsonKind(v))
+			return
+		}
+		for k, e := range obj {
+			checkShape(errs, path(at, k), e, t.Elem())
+		}
+	case reflect.Slice:
+		list, ok := v.([]any)
+		if !ok {
+			errs.add(at, "expected a list, got %s", jsonKind(v))
+			return
+		}
+		for i, e := range list {
+			checkShape(errs, index(at, i), e, t.Elem())
+		}
+	case reflect.String:
+		if _, ok := v.(string); !ok {
+			errs.add(at, "expected a string, got %s (quote it)", jsonKind(v))
+		}
+	case reflect.Bool:
+		if _, ok := v.(bool); !ok {
+			errs.add(at, "expected true or false, got %s", jsonKind(v))
+		}
+	case reflect.Int64, reflect.Int:
+		n, ok := v.(float64)
+		if !ok || n != float64(int64(n)) {
+			errs.add(at, "expected a whole number, got %s", jsonKind(v))
+		}
+	}
+}
+
+// jsonFields maps the JSON names of t's fields (embedded structs promoted)
+// to their types.
+func jsonFields(t reflect.Type) map[string]reflect.Type {
+	fields := map[string]reflect.Type{}
+	for i := range t.NumField() {
+		f := t.Field(i)
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		switch {
+		case name == "-" || (!f.IsExported() && !f.Anonymous):
+		case f.Anonymous && name == "":
+			for k, v := range jsonFields(f.Type) {
+				fields[k] = v
+			}
+		default:
+			if name == "" {
+				name = f.Name
+			}
+			fields[name] = f.Type
+		}
+	}
+	return fields
+}
+
+// suggest names the known field closest to an unknown one.
+func suggest(unknown string, fields map[string]reflect.Type) string {
+	best, bestDist := "", 3
+	for k := range fields {
+		d := distance(strings.ToLower(unknown), strings.ToLower(k))
+		if d < bestDist || (d == bestDist && k < best) {
+			best, bestDist = k, d
+		}
+	}
+	if best != "" {
+		return fmt.Sprintf(" (did you mean %q?)", best)
+	}
+	known := make([]string, 0, len(fields))
+	for k := range fields {
+		known = append(known, k)
+	}
+	sort.Strings(known)
+	return "; valid fields here: " + strings.Join(known, ", ")
+}
+
+// distance is the Levenshtein distance of a and b.
+func distance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}
+
+func jsonKind(v any) string {
+	switch v := v.(type) {
+	case nil:
+		return "null"
+	case string:
+		return fmt.Sprintf("the string %q", v)
+	case float64:
+		return fmt.Sprintf("the number %v", v)
+	case bool:
+		return fmt.Sprintf("%v", v)
+	case []any:
+		return "a list"
+	case map[string]any:
+		return "a mapping"
+	}
+	return fmt.Sprintf("%T", v)
+}

@@ -1,0 +1,224 @@
+// Package config is the Federation API: the one file an operator writes to
+// describe an ArgoCD hub ("upstream") and the clusters it deploys into
+// ("downstreams"). It decodes strictly, fills defaults and validates,
+// reporting every problem at once with its field path and what would be valid.
+//
+// docs/config.md is the reference of every field; keep it in step.
+package config
+
+// The apiVersion and kind of a federation config file.
+const (
+	Group      = "argocd-k8s-federate.io"
+	Version    = "v1alpha1"
+	APIVersion = Group + "/" + Version
+	Kind       = "Federation"
+)
+
+// Federation is one upstream (the cluster running ArgoCD) and the downstream
+// clusters that trust its service-account issuer.
+type Federation struct {
+	APIVersion  string       `json:"apiVersion"`
+	Kind        string       `json:"kind"`
+	Upstream    Upstream     `json:"upstream"`
+	Downstreams []Downstream `json:"downstreams"`
+
+	// Source is the file the federation was read from ("" for in-memory
+	// configs); relative CA files resolve against its directory.
+	Source string `json:"-"`
+}
+
+// CertificateAuthority says how a TLS server is verified: by a CA bundle
+// (from a file or inline PEM) or, only when said explicitly, by the system
+// roots of whoever connects.
+type CertificateAuthority struct {
+	// CAFile is a PEM file, relative to the config file's directory.
+	CAFile string `json:"caFile,omitempty"`
+	// CA is an inline PEM bundle.
+	CA string `json:"ca,omitempty"`
+	// UseSystemRoots accepts the connecting side's system roots instead of a
+	// CA (for publicly trusted certificates). Never implied by a missing CA.
+	UseSystemRoots bool `json:"useSystemRoots,omitempty"`
+
+	// pem is the resolved bundle (CA or the content of CAFile).
+	pem string
+}
+
+// PEM returns the resolved CA bundle, or "" when system roots are used.
+func (c CertificateAuthority) PEM() string { return c.pem }
+
+// Upstream is the cluster that runs ArgoCD and issues the tokens.
+type Upstream struct {
+	// Name identifies the upstream in generated names and in the default
+	// username prefix ("<name>:"). A DNS label.
+	Name string `json:"name"`
+	// Issuer is the upstream API server's --service-account-issuer: the iss
+	// claim of its tokens. https, and never the shared default
+	// https://kubernetes.default.svc.cluster.local.
+	Issuer string `json:"issuer"`
+	// DiscoveryURL is where downstreams fetch the discovery document when it
+	// is published somewhere other than {issuer}/.well-known/openid-configuration.
+	DiscoveryURL string `json:"discoveryURL,omitempty"`
+	// The CA that verifies the issuer's (or discoveryURL's) serving certificate.
+	CertificateAuthority `json:",inline"`
+
+	ArgoCD ArgoCD `json:"argocd"`
+	Token  Token  `json:"token"`
+	Plugin Plugin `json:"plugin"`
+}
+
+// ArgoCD names the ArgoCD installation in the upstream.
+type ArgoCD struct {
+	// Namespace ArgoCD runs in. Default "argocd".
+	Namespace string `json:"namespace,omitempty"`
+	// Controller is the application controller. Default: StatefulSet
+	// argocd-application-controller.
+	Controller Workload `json:"controller"`
+	// Server is the API server. Default: Deployment argocd-server.
+	Server Workload `json:"server"`
+}
+
+// Workload kinds the controller may run as.
+const (
+	KindStatefulSet = "StatefulSet"
+	KindDeployment  = "Deployment"
+)
+
+// Workload is one ArgoCD workload whose pods need the tokens and the plugin.
+type Workload struct {
+	// Kind is StatefulSet or Deployment (the server is always a Deployment).
+	Kind string `json:"kind,omitempty"`
+	// Name of the workload. Defaults to ArgoCD's names.
+	Name string `json:"name,omitempty"`
+	// Container is the main container that runs the plugin. Default: Name.
+	Container string `json:"container,omitempty"`
+	// ServiceAccount the pods run as: its tokens are what downstreams see.
+	// Default: Name.
+	ServiceAccount string `json:"serviceAccount,omitempty"`
+}
+
+// Token configures the projected service-account tokens.
+type Token struct {
+	// MountPath is the directory the projected token volume is mounted at;
+	// each audience's token is a file in it. Default
+	// /var/run/secrets/argocd-k8s-federate.
+	MountPath string `json:"mountPath,omitempty"`
+	// ExpirationSeconds of each token (>= 600, <= 86400). Default 3600. The
+	// kubelet replaces a token when 80% of this has passed.
+	ExpirationSeconds int64 `json:"expirationSeconds,omitempty"`
+	// SharedAudience, when set, is the one audience of every downstream
+	// (one token per pod instead of one per downstream). See docs/config.md
+	// for the trade-off.
+	SharedAudience string `json:"sharedAudience,omitempty"`
+}
+
+// Plugin delivery modes.
+const (
+	DeliveryInitContainer = "InitContainer"
+	DeliveryPreinstalled  = "Preinstalled"
+)
+
+// PluginBinary is the file name of the plugin build in the image and in the
+// directory it is installed to.
+const PluginBinary = "argocd-k8s-federate-plugin"
+
+// Plugin says how the credential plugin gets into the ArgoCD pods.
+type Plugin struct {
+	// Delivery is InitContainer (default: an init container of Image copies
+	// the plugin into an emptyDir shared with the ArgoCD container) or
+	// Preinstalled (the ArgoCD image already has it at Command).
+	Delivery string `json:"delivery,omitempty"`
+	// Image of the plugin (InitContainer). Default: the project's image at
+	// this generator's version.
+	Image string `json:"image,omitempty"`
+	// ImagePullPolicy of the init container. Default IfNotPresent.
+	ImagePullPolicy string `json:"imagePullPolicy,omitempty"`
+	// Dir the plugin is installed to and mounted at (InitContainer).
+	// Default /var/run/argocd-k8s-federate.
+	Dir string `json:"dir,omitempty"`
+	// Command is the absolute path of the plugin in the ArgoCD image
+	// (Preinstalled).
+	Command string `json:"command,omitempty"`
+}
+
+// Downstream is one cluster ArgoCD deploys into.
+type Downstream struct {
+	// Name of the cluster in ArgoCD and in generated names. A DNS label.
+	Name string `json:"name"`
+	// Server is the downstream API server URL (https).
+	Server string `json:"server"`
+	// The CA that verifies the downstream API server.
+	CertificateAuthority `json:",inline"`
+	// Audience of this downstream's tokens. Default: Name (or the upstream's
+	// token.sharedAudience).
+	Audience string `json:"audience,omitempty"`
+	// UsernamePrefix the downstream puts before the token's sub. Default
+	// "<upstream name>:". Never empty, never starting with "system:".
+	UsernamePrefix string `json:"usernamePrefix,omitempty"`
+
+	Access    Access        `json:"access"`
+	ArgoCD    ClusterSecret `json:"argocd,omitempty"`
+	APIServer APIServer     `json:"apiServer,omitempty"`
+}
+
+// Access is what ArgoCD may do in the downstream.
+type Access struct {
+	// Namespaces ArgoCD may deploy into (one RoleBinding each).
+	Namespaces []string `json:"namespaces,omitempty"`
+	// ClusterWide binds the roles cluster-wide (ClusterRoleBindings) instead
+	// of per namespace. Only when said explicitly; then Namespaces is empty.
+	ClusterWide bool `json:"clusterWide,omitempty"`
+	// Controller is the application controller's role. Default: the built-in
+	// ClusterRole admin.
+	Controller Role `json:"controller,omitempty"`
+	// Server is argocd-server's role (live views and logs). Default: the
+	// viewer preset (read-only, pods/log, no Secrets).
+	Server Role `json:"server,omitempty"`
+}
+
+// Role is exactly one of a preset, an existing ClusterRole, or explicit rules.
+type Role struct {
+	// Preset is a reviewed role shipped with this tool (rbac/): "viewer".
+	Preset string `json:"preset,omitempty"`
+	// ClusterRole is an existing ClusterRole of the downstream (admin, edit,
+	// view, or your own).
+	ClusterRole string `json:"clusterRole,omitempty"`
+	// Rules become a ClusterRole generated for this upstream.
+	Rules []PolicyRule `json:"rules,omitempty"`
+}
+
+// PolicyRule is an RBAC rule (rbac.authorization.k8s.io/v1).
+type PolicyRule struct {
+	APIGroups       []string `json:"apiGroups,omitempty"`
+	Resources       []string `json:"resources,omitempty"`
+	ResourceNames   []string `json:"resourceNames,omitempty"`
+	Verbs           []string `json:"verbs"`
+	NonResourceURLs []string `json:"nonResourceURLs,omitempty"`
+}
+
+// ClusterSecret holds extras of the ArgoCD cluster Secret.
+type ClusterSecret struct {
+	// SecretName of the cluster Secret. Default "cluster-<name>".
+	SecretName string `json:"secretName,omitempty"`
+	// Project restricts the cluster to one ArgoCD project.
+	Project string `json:"project,omitempty"`
+	// Labels on the Secret: ArgoCD cluster labels (ApplicationSet selectors).
+	Labels map[string]string `json:"labels,omitempty"`
+	// Annotations on the Secret.
+	Annotations map[string]string `json:"annotations,omitempty"`
+}
+
+// AuthenticationConfiguration versions.
+const (
+	AuthnV1      = "v1"
+	AuthnV1beta1 = "v1beta1"
+)
+
+// APIServer tunes the downstream API server's trust files.
+type APIServer struct {
+	// AuthenticationConfigVersion is v1 (Kubernetes >= 1.34, default) or
+	// v1beta1 (1.30-1.33).
+	AuthenticationConfigVersion string `json:"authenticationConfigVersion,omitempty"`
+	// OIDCCAFile is where the upstream CA will be on the API server's host,
+	// for --oidc-ca-file. Default /etc/kubernetes/pki/argocd-k8s-federate/<upstream>-ca.crt.
+	OIDCCAFile string `json:"oidcCAFile,omitempty"`
+}

@@ -1,0 +1,492 @@
+package config
+
+import (
+	"crypto/x509"
+	"encoding/pem"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+)
+
+// DefaultIssuer is the service-account issuer every cluster has unless told
+// otherwise: a downstream that trusted it would trust every cluster.
+const DefaultIssuer = "https://kubernetes.default.svc.cluster.local"
+
+// ManyAudiences is the number of per-downstream audiences above which a
+// warning suggests upstream.token.sharedAudience.
+const ManyAudiences = 25
+
+var (
+	dnsLabel     = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
+	dnsSubdomain = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`)
+	labelValue   = regexp.MustCompile(`^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$`)
+	labelName    = regexp.MustCompile(`^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$`)
+)
+
+// Presets are the reviewed roles shipped in rbac/.
+var Presets = []string{PresetViewer}
+
+// Complete defaults, resolves the CA files and validates the federation,
+// returning every problem at once.
+func (f *Federation) Complete() error {
+	f.Default()
+	errs := &Errors{Source: f.Source}
+	f.validate(errs)
+	return errs.err()
+}
+
+func (f *Federation) validate(errs *Errors) {
+	if f.APIVersion != APIVersion {
+		errs.add("apiVersion", "must be %s, got %q", APIVersion, f.APIVersion)
+	}
+	if f.Kind != Kind {
+		errs.add("kind", "must be %s, got %q", Kind, f.Kind)
+	}
+	f.validateUpstream(errs, "upstream")
+	if len(f.Downstreams) == 0 {
+		errs.add("downstreams", "list at least one downstream cluster (name, server, caFile, access.namespaces)")
+	}
+	names := map[string]int{}
+	servers := map[string]int{}
+	audiences := map[string]int{}
+	tokenFiles := map[string]string{}
+	for i := range f.Downstreams {
+		p := index("downstreams", i)
+		d := &f.Downstreams[i]
+		f.validateDownstream(errs, p, d)
+		if j, ok := names[d.Name]; ok && d.Name != "" {
+			errs.add(path(p, "name"), "%q is already the name of downstreams[%d]; names must be unique", d.Name, j)
+		} else {
+			names[d.Name] = i
+		}
+		if key := serverKey(d.Server); key != "" {
+			if j, ok := servers[key]; ok {
+				errs.add(path(p, "server"), "%q is already the server of downstreams[%d]; list each cluster once", d.Server, j)
+			} else {
+				servers[key] = i
+			}
+		}
+		if d.Audience == "" {
+			continue
+		}
+		if shared := f.Upstream.Token.SharedAudience; shared != "" {
+			if d.Audience != shared {
+				errs.add(path(p, "audience"), "is %q but upstream.token.sharedAudience is %q: in shared-audience mode every downstream uses the shared audience (remove this field)", d.Audience, shared)
+			}
+			continue
+		}
+		if j, ok := audiences[d.Audience]; ok {
+			errs.add(path(p, "audience"), "%q is already the audience of downstreams[%d]: a token for one downstream would be accepted by the other; give each downstream its own audience, or set upstream.token.sharedAudience to share one on purpose", d.Audience, j)
+			continue
+		}
+		audiences[d.Audience] = i
+		file := TokenFile(d.Audience)
+		if other, ok := tokenFiles[file]; ok {
+			errs.add(path(p, "audience"), "%q and %q map to the same token file name %q; choose audiences that differ in letters or digits", d.Audience, other, file)
+		}
+		tokenFiles[file] = d.Audience
+	}
+}
+
+func (f *Federation) validateUpstream(errs *Errors, p string) {
+	u := &f.Upstream
+	checkDNSLabel(errs, path(p, "name"), u.Name, `a short name for this ArgoCD hub, e.g. "hub"`)
+	if checkHTTPS(errs, path(p, "issuer"), u.Issuer, "the upstream API server's --service-account-issuer") {
+		if strings.TrimRight(u.Issuer, "/") == DefaultIssuer || isInClusterHost(u.Issuer) {
+			errs.add(path(p, "issuer"), "%q is the default issuer every cluster shares: a downstream trusting it would trust any cluster. Give the upstream API server its own --service-account-issuer (its public https URL) and use that here", u.Issuer)
+		}
+	}
+	if u.DiscoveryURL != "" {
+		if checkHTTPS(errs, path(p, "discoveryURL"), u.DiscoveryURL, "the published discovery document") && u.DiscoveryURL == u.Issuer {
+			errs.add(path(p, "discoveryURL"), "equals issuer: leave it out when the discovery document is served by the issuer itself")
+		}
+	}
+	f.resolveCA(errs, p, &u.CertificateAuthority, "the issuer's TLS certificate (or the discoveryURL's)")
+
+	a := &u.ArgoCD
+	checkDNSLabel(errs, path(p, "argocd.namespace"), a.Namespace, `the namespace ArgoCD runs in, e.g. "argocd"`)
+	checkWorkload(errs, path(p, "argocd.controller"), a.Controller, []string{KindStatefulSet, KindDeployment})
+	checkWorkload(errs, path(p, "argocd.server"), a.Server, []string{KindDeployment})
+	if a.Controller.Name == a.Server.Name && a.Controller.Kind == a.Server.Kind {
+		errs.add(path(p, "argocd.server.name"), "is the same workload as upstream.argocd.controller")
+	}
+
+	t := &u.Token
+	checkAbsPath(errs, path(p, "token.mountPath"), t.MountPath)
+	if t.ExpirationSeconds < MinExpirationSeconds || t.ExpirationSeconds > MaxExpirationSeconds {
+		errs.add(path(p, "token.expirationSeconds"), "is %d; must be between %d (the kubelet's minimum) and %d", t.ExpirationSeconds, MinExpirationSeconds, MaxExpirationSeconds)
+	}
+	if t.SharedAudience != "" {
+		checkAudience(errs, path(p, "token.sharedAudience"), t.SharedAudience)
+	}
+
+	pl := &u.Plugin
+	switch pl.Delivery {
+	case DeliveryInitContainer:
+		if strings.ContainsAny(pl.Image, " \t\n") {
+			errs.add(path(p, "plugin.image"), "%q is not an image reference", pl.Image)
+		}
+		if !slices.Contains([]string{"Always", "IfNotPresent", "Never"}, pl.ImagePullPolicy) {
+			errs.add(path(p, "plugin.imagePullPolicy"), "is %q; must be Always, IfNotPresent or Never", pl.ImagePullPolicy)
+		}
+		checkAbsPath(errs, path(p, "plugin.dir"), pl.Dir)
+		if pl.Command != "" {
+			errs.add(path(p, "plugin.command"), "is only for delivery: Preinstalled; with InitContainer the command is plugin.dir/%s", PluginBinary)
+		}
+		if pl.Dir != "" && (pl.Dir == t.MountPath || strings.HasPrefix(t.MountPath+"/", pl.Dir+"/") || strings.HasPrefix(pl.Dir+"/", t.MountPath+"/")) {
+			errs.add(path(p, "plugin.dir"), "%q overlaps upstream.token.mountPath %q; use separate directories", pl.Dir, t.MountPath)
+		}
+	case DeliveryPreinstalled:
+		if pl.Command == "" {
+			errs.add(path(p, "plugin.command"), "is required with delivery: Preinstalled: the absolute path of %s in the ArgoCD image, e.g. /usr/local/bin/%s", PluginBinary, PluginBinary)
+		} else {
+			checkAbsPath(errs, path(p, "plugin.command"), pl.Command)
+		}
+		for field, v := range map[string]string{"image": pl.Image, "dir": pl.Dir, "imagePullPolicy": pl.ImagePullPolicy} {
+			if v != "" {
+				errs.add(path(p, "plugin."+field), "is only for delivery: InitContainer")
+			}
+		}
+	default:
+		errs.add(path(p, "plugin.delivery"), "is %q; must be %s (an init container copies the plugin into the pods) or %s (the ArgoCD image has it at plugin.command)", pl.Delivery, DeliveryInitContainer, DeliveryPreinstalled)
+	}
+}
+
+func (f *Federation) validateDownstream(errs *Errors, p string, d *Downstream) {
+	checkDNSLabel(errs, path(p, "name"), d.Name, `the cluster's name in ArgoCD, e.g. "prod-eu"`)
+	if checkHTTPS(errs, path(p, "server"), d.Server, "the downstream API server URL") {
+		if isInClusterHost(d.Server) {
+			errs.add(path(p, "server"), "%q is how ArgoCD reaches its own cluster (it then ignores the exec config and uses its in-cluster credentials); use the downstream API server's external URL", d.Server)
+		}
+	}
+	f.resolveCA(errs, p, &d.CertificateAuthority, "the downstream API server's certificate")
+	if d.Audience != "" {
+		checkAudience(errs, path(p, "audience"), d.Audience)
+	}
+	checkPrefix(errs, path(p, "usernamePrefix"), d.UsernamePrefix)
+
+	a := &d.Access
+	ap := path(p, "access")
+	switch {
+	case a.ClusterWide && len(a.Namespaces) > 0:
+		errs.add(path(ap, "clusterWide"), "is true and access.namespaces is set: choose one (namespaces bind per namespace; clusterWide binds the whole cluster)")
+	case !a.ClusterWide && len(a.Namespaces) == 0:
+		errs.add(path(ap, "namespaces"), "list the namespaces ArgoCD may deploy into, or set access.clusterWide: true to grant the whole cluster on purpose")
+	}
+	seen := map[string]bool{}
+	for i, ns := range a.Namespaces {
+		np := index(path(ap, "namespaces"), i)
+		checkDNSLabel(errs, np, ns, "a namespace name")
+		if seen[ns] {
+			errs.add(np, "%q is listed twice", ns)
+		}
+		seen[ns] = true
+	}
+	checkRole(errs, path(ap, "controller"), a.Controller, a.ClusterWide)
+	checkRole(errs, path(ap, "server"), a.Server, a.ClusterWide)
+
+	s := &d.ArgoCD
+	sp := path(p, "argocd")
+	checkDNSSubdomain(errs, path(sp, "secretName"), s.SecretName, "the cluster Secret's name")
+	if s.Project != "" {
+		checkDNSSubdomain(errs, path(sp, "project"), s.Project, "an ArgoCD AppProject name")
+	}
+	checkLabels(errs, path(sp, "labels"), s.Labels, true)
+	checkLabels(errs, path(sp, "annotations"), s.Annotations, false)
+
+	v := d.APIServer.AuthenticationConfigVersion
+	if v != AuthnV1 && v != AuthnV1beta1 {
+		errs.add(path(p, "apiServer.authenticationConfigVersion"), "is %q; must be %s (Kubernetes 1.34 and later) or %s (1.30 to 1.33)", v, AuthnV1, AuthnV1beta1)
+	}
+	checkAbsPath(errs, path(p, "apiServer.oidcCAFile"), d.APIServer.OIDCCAFile)
+}
+
+// resolveCA checks that exactly one trust source is given and loads the PEM.
+func (f *Federation) resolveCA(errs *Errors, p string, ca *CertificateAuthority, what string) {
+	n := 0
+	for _, set := range []bool{ca.CAFile != "", ca.CA != "", ca.UseSystemRoots} {
+		if set {
+			n++
+		}
+	}
+	switch {
+	case n == 0:
+		errs.add(path(p, "caFile"), "no CA for %s: set caFile (a PEM file) or ca (inline PEM), or useSystemRoots: true if it is signed by a publicly trusted CA", what)
+		return
+	case n > 1:
+		errs.add(path(p, "caFile"), "set only one of caFile, ca and useSystemRoots")
+		return
+	}
+	field, data := "ca", ca.CA
+	if ca.CAFile != "" {
+		field = "caFile"
+		file := ca.CAFile
+		if !filepath.IsAbs(file) && f.Source != "" {
+			file = filepath.Join(filepath.Dir(f.Source), file)
+		}
+		b, err := os.ReadFile(file)
+		if err != nil {
+			errs.add(path(p, field), "cannot read %s: %v (paths are relative to the config file)", file, err)
+			return
+		}
+		data = string(b)
+	}
+	if ca.UseSystemRoots {
+		return
+	}
+	if err := checkPEM(data); err != nil {
+		errs.add(path(p, field), "%v", err)
+		return
+	}
+	ca.pem = strings.TrimSpace(data) + "\n"
+}
+
+// checkPEM requires at least one CERTIFICATE block, and only those.
+func checkPEM(data string) error {
+	rest := []byte(data)
+	n := 0
+	for {
+		var block *pem.Block
+		block, rest = pem.Decode(rest)
+		if block == nil {
+			break
+		}
+		if block.Type != "CERTIFICATE" {
+			return fmt.Errorf("holds a %s block; only CERTIFICATE blocks belong in a CA bundle (never a key)", block.Type)
+		}
+		if _, err := x509.ParseCertificate(block.Bytes); err != nil {
+			return fmt.Errorf("certificate %d does not parse: %v", n+1, err)
+		}
+		n++
+	}
+	if n == 0 {
+		return fmt.Errorf("holds no PEM certificate (-----BEGIN CERTIFICATE-----)")
+	}
+	if strings.TrimSpace(string(rest)) != "" {
+		return fmt.Errorf("has text after the last certificate that is not PEM")
+	}
+	return nil
+}
+
+func checkRole(errs *Errors, p string, r Role, clusterWide bool) {
+	n := 0
+	for _, set := range []bool{r.Preset != "", r.ClusterRole != "", len(r.Rules) > 0} {
+		if set {
+			n++
+		}
+	}
+	if n != 1 {
+		errs.add(p, "set exactly one of preset (%s), clusterRole (an existing ClusterRole such as admin, edit or view) or rules", strings.Join(Presets, ", "))
+		return
+	}
+	if r.Preset != "" && !slices.Contains(Presets, r.Preset) {
+		errs.add(path(p, "preset"), "is %q; must be one of: %s", r.Preset, strings.Join(Presets, ", "))
+	}
+	if r.ClusterRole != "" {
+		if strings.ContainsAny(r.ClusterRole, "/% \t\n") || r.ClusterRole == "." || r.ClusterRole == ".." {
+			errs.add(path(p, "clusterRole"), "%q is not a valid ClusterRole name", r.ClusterRole)
+		}
+		if r.ClusterRole == "cluster-admin" && !clusterWide {
+			errs.add(path(p, "clusterRole"), "cluster-admin bound in a namespace grants every permission there; use admin (or edit) for namespaces")
+		}
+	}
+	for i, rule := range r.Rules {
+		rp := index(path(p, "rules"), i)
+		if len(rule.Verbs) == 0 {
+			errs.add(path(rp, "verbs"), "list at least one verb (get, list, watch, create, update, patch, delete)")
+		}
+		if len(rule.Resources) == 0 && len(rule.NonResourceURLs) == 0 {
+			errs.add(path(rp, "resources"), "list the resources the rule grants")
+		}
+		if len(rule.Resources) > 0 && len(rule.APIGroups) == 0 {
+			errs.add(path(rp, "apiGroups"), `list the API groups of the resources ("" is the core group)`)
+		}
+		if len(rule.NonResourceURLs) > 0 && !clusterWide {
+			errs.add(path(rp, "nonResourceURLs"), "only take effect cluster-wide; they are ignored in namespace RoleBindings")
+		}
+	}
+}
+
+func checkWorkload(errs *Errors, p string, w Workload, kinds []string) {
+	if !slices.Contains(kinds, w.Kind) {
+		errs.add(path(p, "kind"), "is %q; must be %s", w.Kind, strings.Join(kinds, " or "))
+	}
+	checkDNSSubdomain(errs, path(p, "name"), w.Name, "the workload's name")
+	checkDNSLabel(errs, path(p, "container"), w.Container, "the main container's name")
+	checkDNSSubdomain(errs, path(p, "serviceAccount"), w.ServiceAccount, "the pods' service account")
+}
+
+func checkPrefix(errs *Errors, p, prefix string) {
+	switch {
+	case prefix == "":
+		errs.add(p, `must not be empty: without a prefix an upstream token could claim any username of the downstream, e.g. "hub:"`)
+	case strings.HasPrefix(prefix, "system:"):
+		errs.add(p, "%q starts with system:, which would let upstream tokens act as the downstream's own system users; use e.g. \"hub:\"", prefix)
+	case prefix == "-":
+		errs.add(p, `"-" turns prefixing off in some authenticators; use e.g. "hub:"`)
+	case strings.ContainsAny(prefix, " \t\n\"'\\"):
+		errs.add(p, "%q contains whitespace or quotes", prefix)
+	}
+}
+
+func checkAudience(errs *Errors, p, aud string) {
+	if strings.ContainsAny(aud, " \t\n,\"'\\") {
+		errs.add(p, "%q must not contain whitespace, commas or quotes", aud)
+	}
+}
+
+func checkHTTPS(errs *Errors, p, raw, what string) bool {
+	if raw == "" {
+		errs.add(p, "is required: %s (https://...)", what)
+		return false
+	}
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		errs.add(p, "%q is not a URL; expected %s, https://host[:port][/path]", raw, what)
+		return false
+	}
+	if u.Scheme != "https" {
+		errs.add(p, "%q uses %s; only https is accepted (tokens and trust must never cross plain HTTP)", raw, u.Scheme)
+		return false
+	}
+	if u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+		errs.add(p, "%q must not carry user info, a query or a fragment", raw)
+		return false
+	}
+	return true
+}
+
+// isInClusterHost reports URLs that name a cluster's own API server.
+func isInClusterHost(raw string) bool {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return false
+	}
+	h := strings.ToLower(strings.TrimSuffix(u.Hostname(), "."))
+	return h == "kubernetes" || h == "kubernetes.default" || strings.HasPrefix(h, "kubernetes.default.svc")
+}
+
+// serverKey normalises a server URL for duplicate detection.
+func serverKey(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return ""
+	}
+	port := u.Port()
+	if port == "" {
+		port = "443"
+	}
+	return strings.ToLower(u.Hostname()) + ":" + port + strings.TrimRight(u.Path, "/")
+}
+
+func checkAbsPath(errs *Errors, p, v string) {
+	if v == "" || !filepath.IsAbs(v) || filepath.Clean(v) != v || v == "/" {
+		errs.add(p, "%q must be an absolute, clean path such as /var/run/...", v)
+	}
+}
+
+func checkDNSLabel(errs *Errors, p, v, what string) {
+	if v == "" {
+		errs.add(p, "is required: %s", what)
+		return
+	}
+	if len(v) > 63 || !dnsLabel.MatchString(v) {
+		errs.add(p, "%q is not a valid name: at most 63 lowercase letters, digits and '-', starting and ending with a letter or digit", v)
+	}
+}
+
+func checkDNSSubdomain(errs *Errors, p, v, what string) {
+	if v == "" {
+		errs.add(p, "is required: %s", what)
+		return
+	}
+	if len(v) > 253 || !dnsSubdomain.MatchString(v) {
+		errs.add(p, "%q is not a valid name: lowercase letters, digits, '-' and '.', at most 253 characters", v)
+	}
+}
+
+func checkLabels(errs *Errors, p string, m map[string]string, values bool) {
+	for k, v := range m {
+		kp := path(p, k)
+		prefix, name, found := strings.Cut(k, "/")
+		if !found {
+			name, prefix = prefix, ""
+		}
+		if (found && (len(prefix) > 253 || !dnsSubdomain.MatchString(prefix))) || len(name) > 63 || !labelName.MatchString(name) {
+			errs.add(kp, "%q is not a valid key: [prefix/]name, name at most 63 letters, digits, '-', '_' and '.'", k)
+		}
+		if k == "argocd.argoproj.io/secret-type" {
+			errs.add(kp, "is set by the generator")
+		}
+		if values && (len(v) > 63 || !labelValue.MatchString(v)) {
+			errs.add(kp, "value %q is not a valid label value: at most 63 letters, digits, '-', '_' and '.'", v)
+		}
+	}
+}
+
+// ValidateSet checks federations generated together: several hubs that
+// deploy into the same downstream (multi-hub) must not collide there.
+func ValidateSet(feds []*Federation) error {
+	errs := &Errors{}
+	upstreams := map[string]string{}
+	issuers := map[string]string{}
+	type seenDownstream struct {
+		src    string
+		server string
+		name   string
+		prefix string
+		authn  string
+	}
+	byName := map[string][]seenDownstream{}
+	byServer := map[string]string{}
+	for _, f := range feds {
+		src := f.Source
+		if other, ok := upstreams[f.Upstream.Name]; ok {
+			errs.add(src+": upstream.name", "%q is also the upstream name in %s; each hub needs its own name", f.Upstream.Name, other)
+		}
+		upstreams[f.Upstream.Name] = src
+		if other, ok := issuers[f.Upstream.Issuer]; ok {
+			errs.add(src+": upstream.issuer", "%q is also the issuer in %s; each hub has its own issuer", f.Upstream.Issuer, other)
+		}
+		issuers[f.Upstream.Issuer] = src
+		for i, d := range f.Downstreams {
+			p := fmt.Sprintf("%s: %s", src, index("downstreams", i))
+			key := serverKey(d.Server)
+			if other, ok := byServer[key]; ok && other != d.Name {
+				errs.add(p+".server", "%q is downstream %q elsewhere; use the same name for the same cluster in every federation", d.Server, other)
+			}
+			byServer[key] = d.Name
+			for _, s := range byName[d.Name] {
+				if s.server != key {
+					errs.add(p+".server", "downstream %q has server %q in %s; one name, one cluster", d.Name, d.Server, s.src)
+				}
+				if s.prefix == d.UsernamePrefix {
+					errs.add(p+".usernamePrefix", "%q is also the prefix of the hub in %s on this downstream: both hubs' service accounts would map to the same users; give each hub its own prefix", d.UsernamePrefix, s.src)
+				}
+				if s.authn != d.APIServer.AuthenticationConfigVersion {
+					errs.add(p+".apiServer.authenticationConfigVersion", "is %s here and %s in %s; one API server reads one version", d.APIServer.AuthenticationConfigVersion, s.authn, s.src)
+				}
+			}
+			byName[d.Name] = append(byName[d.Name], seenDownstream{src: src, server: key, name: d.Name, prefix: d.UsernamePrefix, authn: d.APIServer.AuthenticationConfigVersion})
+		}
+	}
+	return errs.err()
+}
+
+// Warnings are advice that does not stop generation.
+func (f *Federation) Warnings() []string {
+	var w []string
+	if f.Upstream.Token.SharedAudience == "" && len(f.Downstreams) > ManyAudiences {
+		w = append(w, fmt.Sprintf("%s: %d downstreams with their own audience: every ArgoCD pod keeps %d projected tokens fresh; for large fleets consider upstream.token.sharedAudience (see docs/config.md for the trade-off)", f.Source, len(f.Downstreams), len(f.Downstreams)))
+	}
+	for _, d := range f.Downstreams {
+		if d.Access.ClusterWide {
+			w = append(w, fmt.Sprintf("%s: downstream %q grants ArgoCD the whole cluster (access.clusterWide: true)", f.Source, d.Name))
+		}
+	}
+	return w
+}

@@ -1,0 +1,149 @@
+package generate
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/argocd-k8s-federate/argocd-k8s-federate/internal/config"
+)
+
+// AuthenticationConfigFile is the file, in each downstream's apiserver/
+// directory, that --authentication-config points at.
+const AuthenticationConfigFile = "authentication-config.yaml"
+
+// reservedUsernames is the CEL rule every JWT authenticator gets: a mapped
+// username must never land in the system: namespace, whatever the prefix.
+var reservedUsernames = userValidationRule{
+	Expression: "!user.username.startsWith('system:')",
+	Message:    "usernames from federated service-account tokens must not start with system:",
+}
+
+// apiServer renders the downstream API server's trust of every hub that
+// deploys into it: the structured AuthenticationConfiguration (all hubs in
+// one file), and per hub the equivalent --oidc-* flags, the CA file they
+// need and Gardener's OpenIDConnect resource.
+func (t *Tree) apiServer(dir, name string, entries []entry) error {
+	version := entries[0].d.APIServer.AuthenticationConfigVersion
+	ac := authenticationConfiguration{typeMeta: typeMeta{
+		APIVersion: "apiserver.config.k8s.io/" + version,
+		Kind:       "AuthenticationConfiguration",
+	}}
+	for _, e := range entries {
+		u := &e.fed.Upstream
+		ac.JWT = append(ac.JWT, jwtAuthenticator{
+			Issuer: issuer{
+				URL:                  u.Issuer,
+				DiscoveryURL:         u.DiscoveryURL,
+				CertificateAuthority: u.PEM(),
+				Audiences:            []string{e.d.Audience},
+			},
+			ClaimMappings:       claimMappings{Username: prefixedClaim{Claim: "sub", Prefix: e.d.UsernamePrefix}},
+			UserValidationRules: []userValidationRule{reservedUsernames},
+		})
+		if pem := u.PEM(); pem != "" {
+			t.add(dir+u.Name+"-ca.crt", []byte(pem))
+		}
+		t.add(dir+"oidc-flags-"+u.Name+".txt", []byte(oidcFlags(e, len(entries))))
+		if err := t.addYAML(dir+"openidconnect-"+u.Name+".yaml", gardener(e)); err != nil {
+			return err
+		}
+	}
+	if err := t.addYAML(dir+AuthenticationConfigFile, ac); err != nil {
+		return err
+	}
+	t.add(dir+"README.md", []byte(apiServerReadme(name, version, entries)))
+	return nil
+}
+
+// oidcFlags is the --oidc-* form of one hub's trust, for API servers that do
+// not use --authentication-config. Flags hold one issuer and no discovery
+// URL; the file says so when that is not enough.
+func oidcFlags(e entry, hubs int) string {
+	u, d := &e.fed.Upstream, e.d
+	var b strings.Builder
+	b.WriteString(Header)
+	b.WriteString(comment(fmt.Sprintf(`kube-apiserver flags that make downstream %q trust hub %q.
+For API servers without --authentication-config (the two cannot be combined).
+Flags hold a single issuer and no discovery URL.`, d.Name, u.Name)))
+	switch {
+	case u.DiscoveryURL != "":
+		b.WriteString(comment(fmt.Sprintf(`
+NOT USABLE for this hub: its discovery document is published at
+%s, which --oidc-* flags cannot point to.
+Use authentication-config.yaml (Kubernetes 1.30 and later).`, u.DiscoveryURL)))
+		return b.String()
+	case hubs > 1:
+		b.WriteString(comment(fmt.Sprintf(`
+NOTE: %d hubs deploy into this downstream; flags can trust only one of them.
+Use authentication-config.yaml to trust all of them.`, hubs)))
+	}
+	flags := []string{
+		"--oidc-issuer-url=" + u.Issuer,
+		"--oidc-client-id=" + d.Audience,
+		"--oidc-username-claim=sub",
+		"--oidc-username-prefix=" + d.UsernamePrefix,
+	}
+	if u.PEM() != "" {
+		flags = append(flags, "--oidc-ca-file="+d.APIServer.OIDCCAFile)
+		b.WriteString(comment(fmt.Sprintf("\nCopy %s-ca.crt to %s on every control-plane node.", u.Name, d.APIServer.OIDCCAFile)))
+	}
+	for _, f := range flags {
+		b.WriteString(f + "\n")
+	}
+	return b.String()
+}
+
+// gardener is the OpenIDConnect resource of Gardener's
+// oidc-webhook-authenticator for one hub.
+func gardener(e entry) openIDConnect {
+	u, d := &e.fed.Upstream, e.d
+	o := openIDConnect{
+		typeMeta: typeMeta{APIVersion: "authentication.gardener.cloud/v1alpha1", Kind: "OpenIDConnect"},
+		Metadata: objectMeta{Name: "argocd-k8s-federate-" + u.Name, Labels: labels(u.Name, nil)},
+		Spec: openIDConnectSpec{
+			IssuerURL:      u.Issuer,
+			ClientID:       d.Audience,
+			UsernameClaim:  "sub",
+			UsernamePrefix: d.UsernamePrefix,
+			GroupsPrefix:   d.UsernamePrefix,
+		},
+	}
+	if pem := u.PEM(); pem != "" {
+		o.Spec.CABundle = []byte(pem)
+	}
+	return o
+}
+
+func apiServerReadme(name, version string, entries []entry) string {
+	var hubs []string
+	discovery := false
+	for _, e := range entries {
+		hubs = append(hubs, fmt.Sprintf("`%s` (%s)", e.fed.Upstream.Name, e.fed.Upstream.Issuer))
+		if e.fed.Upstream.DiscoveryURL != "" {
+			discovery = true
+		}
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "<!-- %s -->\n", strings.TrimSpace(strings.TrimPrefix(Header, "#")))
+	fmt.Fprintf(&b, "# API-server trust for downstream `%s`\n\n", name)
+	fmt.Fprintf(&b, "This cluster must accept service-account tokens of: %s.\n", strings.Join(hubs, ", "))
+	b.WriteString("Configure its kube-apiserver in ONE of these ways.\n\n")
+	fmt.Fprintf(&b, "## Structured authentication (Kubernetes %s)\n\n", map[string]string{config.AuthnV1: "1.34 and later", config.AuthnV1beta1: "1.30 to 1.33"}[version])
+	fmt.Fprintf(&b, "Copy `%s` to every control-plane node and start kube-apiserver with\n", AuthenticationConfigFile)
+	fmt.Fprintf(&b, "`--authentication-config=<path>` (for a static pod, also mount the file into it).\n")
+	b.WriteString("It cannot be combined with `--oidc-*` flags. If the API server already has an\n")
+	b.WriteString("AuthenticationConfiguration, add the `jwt` entries of this file to it.\n")
+	b.WriteString("The API server reloads the file when it changes.\n\n")
+	b.WriteString("## `--oidc-*` flags (older clusters, one hub only)\n\n")
+	b.WriteString("Add the flags of `oidc-flags-<hub>.txt` (and copy `<hub>-ca.crt` where they say).\n")
+	if discovery {
+		b.WriteString("Not possible for a hub whose discovery document is published elsewhere (discoveryURL).\n")
+	}
+	b.WriteString("\n## Gardener\n\n")
+	b.WriteString("With the `shoot-oidc-service` extension enabled, apply `openidconnect-<hub>.yaml` to the shoot.\n")
+	if discovery {
+		b.WriteString("Gardener's resource has no discovery URL: the issuer itself must serve discovery.\n")
+	}
+	b.WriteString("\nThen apply the RBAC one directory up: `kubectl apply -k ..`.\n")
+	return b.String()
+}

@@ -1,0 +1,129 @@
+package generate
+
+import (
+	"bytes"
+	"fmt"
+	"io/fs"
+	"sort"
+
+	"github.com/argocd-k8s-federate/argocd-k8s-federate/internal/config"
+	"github.com/argocd-k8s-federate/argocd-k8s-federate/rbac"
+)
+
+const rbacGroup = "rbac.authorization.k8s.io"
+
+// downstream renders downstream/<name>/: a kustomization with the RBAC that
+// binds each hub's prefixed ArgoCD users, and apiserver/ with the trust
+// configuration in every form operators use.
+func (t *Tree) downstream(name string, entries []entry) error {
+	dir := "downstream/" + name + "/"
+	k := kustomization{typeMeta: typeMeta{APIVersion: "kustomize.config.k8s.io/v1beta1", Kind: "Kustomization"}}
+
+	presets := map[string]bool{}
+	for _, e := range entries {
+		objs := rbacObjects(e.fed, e.d)
+		file := "rbac-" + e.fed.Upstream.Name + ".yaml"
+		if err := t.addYAML(dir+file, objs...); err != nil {
+			return err
+		}
+		k.Resources = append(k.Resources, file)
+		for _, r := range []config.Role{e.d.Access.Controller, e.d.Access.Server} {
+			if r.Preset != "" {
+				presets[r.Preset] = true
+			}
+		}
+	}
+	if len(presets) > 0 {
+		b, err := presetsFile(presets)
+		if err != nil {
+			return err
+		}
+		t.add(dir+"rbac-presets.yaml", b)
+		k.Resources = append(k.Resources, "rbac-presets.yaml")
+	}
+	sort.Strings(k.Resources)
+	if err := t.addYAML(dir+"kustomization.yaml", k); err != nil {
+		return err
+	}
+	return t.apiServer(dir+"apiserver/", name, entries)
+}
+
+// presetsFile concatenates the reviewed preset roles, as they are in rbac/.
+func presetsFile(presets map[string]bool) ([]byte, error) {
+	names := make([]string, 0, len(presets))
+	for p := range presets {
+		names = append(names, p)
+	}
+	sort.Strings(names)
+	var b bytes.Buffer
+	b.WriteString(Header)
+	for i, p := range names {
+		data, err := fs.ReadFile(rbac.Presets, p+".yaml")
+		if err != nil {
+			return nil, fmt.Errorf("preset %q: %w", p, err)
+		}
+		if i > 0 {
+			b.WriteString("---\n")
+		}
+		b.Write(data)
+	}
+	return b.Bytes(), nil
+}
+
+// presetRoleName is the ClusterRole name a preset file defines.
+func presetRoleName(preset string) string { return "argocd-k8s-federate:" + preset }
+
+// rbacObjects are one hub's roles and bindings in one downstream: for the
+// controller and the server, a binding per namespace (or one cluster-wide
+// binding when asked for) of the prefixed user to its role.
+func rbacObjects(f *config.Federation, d *config.Downstream) []any {
+	u := f.Upstream.Name
+	var objs []any
+	type grant struct {
+		who  string
+		w    config.Workload
+		role config.Role
+	}
+	grants := []grant{
+		{"controller", f.Upstream.ArgoCD.Controller, d.Access.Controller},
+		{"server", f.Upstream.ArgoCD.Server, d.Access.Server},
+	}
+	for _, g := range grants {
+		name := "argocd-k8s-federate:" + u + ":" + g.who
+		ref := roleRef{APIGroup: rbacGroup, Kind: "ClusterRole"}
+		switch {
+		case g.role.Preset != "":
+			ref.Name = presetRoleName(g.role.Preset)
+		case g.role.ClusterRole != "":
+			ref.Name = g.role.ClusterRole
+		default:
+			ref.Name = name
+			objs = append(objs, clusterRole{
+				typeMeta: typeMeta{APIVersion: rbacGroup + "/v1", Kind: "ClusterRole"},
+				Metadata: objectMeta{Name: name, Labels: labels(u, nil)},
+				Rules:    g.role.Rules,
+			})
+		}
+		subjects := []subject{{APIGroup: rbacGroup, Kind: "User", Name: f.User(d, g.w)}}
+		if d.Access.ClusterWide {
+			objs = append(objs, binding{
+				typeMeta: typeMeta{APIVersion: rbacGroup + "/v1", Kind: "ClusterRoleBinding"},
+				Metadata: objectMeta{Name: name, Labels: labels(u, nil)},
+				RoleRef:  ref,
+				Subjects: subjects,
+			})
+			continue
+		}
+		ns := append([]string(nil), d.Access.Namespaces...)
+		sort.Strings(ns)
+		for _, n := range ns {
+			objs = append(objs, binding{
+				typeMeta: typeMeta{APIVersion: rbacGroup + "/v1", Kind: "RoleBinding"},
+				Metadata: objectMeta{Name: name, Namespace: n, Labels: labels(u, nil)},
+				RoleRef:  ref,
+				Subjects: subjects,
+			})
+		}
+	}
+	return objs
+}

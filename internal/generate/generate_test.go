@@ -1,0 +1,309 @@
+package generate
+
+import (
+	"bytes"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"sigs.k8s.io/yaml"
+
+	"github.com/argocd-k8s-federate/argocd-k8s-federate/internal/config"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden trees (and manifests/) from the current generator")
+
+// goldenCases are configs whose whole generated tree is checked in.
+var goldenCases = []struct {
+	name   string
+	files  []string
+	golden string
+}{
+	{"minimal", []string{"testdata/minimal/federation.yaml"}, "testdata/minimal/golden"},
+	{"multi-hub", []string{"testdata/multi-hub/hub-a.yaml", "testdata/multi-hub/hub-b.yaml"}, "testdata/multi-hub/golden"},
+	{"preinstalled-shared", []string{"testdata/preinstalled-shared/federation.yaml"}, "testdata/preinstalled-shared/golden"},
+	// The shipped example's tree is manifests/: what a reader looks at.
+	{"example", []string{"../../examples/federation.yaml"}, "../../manifests"},
+}
+
+func load(t testing.TB, files ...string) []*config.Federation {
+	t.Helper()
+	var feds []*config.Federation
+	for _, f := range files {
+		fed, err := config.Load(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		feds = append(feds, fed)
+	}
+	return feds
+}
+
+func TestGolden(t *testing.T) {
+	for _, tc := range goldenCases {
+		t.Run(tc.name, func(t *testing.T) {
+			tree, err := Generate(load(t, tc.files...))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if *update {
+				if err := WriteDir(tc.golden, tree); err != nil {
+					t.Fatal(err)
+				}
+			}
+			diffs, err := Check(tc.golden, tree)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, d := range diffs {
+				msg := fmt.Sprintf("%s: %s", d.What, d.Path)
+				if d.What == "changed" {
+					old, _ := os.ReadFile(filepath.Join(tc.golden, d.Path))
+					msg += "\n" + cmp.Diff(string(old), string(fileContent(tree, d.Path)))
+				}
+				t.Errorf("%s (run go test ./internal/generate -update to accept)", msg)
+			}
+		})
+	}
+}
+
+func fileContent(t *Tree, path string) []byte {
+	for _, f := range t.Files {
+		if f.Path == path {
+			return f.Content
+		}
+	}
+	return nil
+}
+
+// TestDeterministic: the order of downstreams and of files given does not
+// change a byte of the output.
+func TestDeterministic(t *testing.T) {
+	a, err := Generate(load(t, "testdata/multi-hub/hub-a.yaml", "testdata/multi-hub/hub-b.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	feds := load(t, "testdata/multi-hub/hub-b.yaml", "testdata/multi-hub/hub-a.yaml")
+	for _, f := range feds {
+		slices.Reverse(f.Downstreams)
+		for i := range f.Downstreams {
+			slices.Reverse(f.Downstreams[i].Access.Namespaces)
+		}
+	}
+	b, err := Generate(feds)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(a, b); diff != "" {
+		t.Errorf("output depends on input order (-a +b):\n%s", diff)
+	}
+}
+
+func TestEveryYAMLFileParses(t *testing.T) {
+	for _, tc := range goldenCases {
+		tree, err := Generate(load(t, tc.files...))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range tree.Files {
+			if !bytes.HasPrefix(f.Content, []byte(Header)) && !strings.HasSuffix(f.Path, ".crt") && !strings.HasSuffix(f.Path, ".md") {
+				t.Errorf("%s/%s: no generated-file header", tc.name, f.Path)
+			}
+			if !strings.HasSuffix(f.Path, ".yaml") {
+				continue
+			}
+			for i, doc := range strings.Split(string(f.Content), "\n---\n") {
+				var obj map[string]any
+				if err := yaml.UnmarshalStrict([]byte(doc), &obj); err != nil {
+					t.Errorf("%s/%s document %d: %v", tc.name, f.Path, i, err)
+				}
+				if obj["apiVersion"] == nil || obj["kind"] == nil {
+					t.Errorf("%s/%s document %d has no apiVersion/kind", tc.name, f.Path, i)
+				}
+				if strings.Contains(doc, "null") || strings.Contains(doc, "{}") {
+					t.Errorf("%s/%s document %d has empty or null values:\n%s", tc.name, f.Path, i, doc)
+				}
+			}
+		}
+	}
+}
+
+func TestGenerateRefusesCollidingHubs(t *testing.T) {
+	feds := load(t, "testdata/multi-hub/hub-a.yaml", "testdata/multi-hub/hub-a.yaml")
+	_, err := Generate(feds)
+	if err == nil || !strings.Contains(err.Error(), "each hub needs its own name") {
+		t.Fatalf("want the duplicate hub refused, got %v", err)
+	}
+}
+
+func TestWriteDir(t *testing.T) {
+	tree, err := Generate(load(t, "testdata/minimal/federation.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(t.TempDir(), "out")
+
+	// A new directory.
+	if err := WriteDir(dir, tree); err != nil {
+		t.Fatal(err)
+	}
+	if diffs, err := Check(dir, tree); err != nil || len(diffs) != 0 {
+		t.Fatalf("fresh tree differs: %v %v", diffs, err)
+	}
+
+	// Stale and edited files disappear on the next run.
+	stale := filepath.Join(dir, "downstream", "gone", "kustomization.yaml")
+	if err := os.MkdirAll(filepath.Dir(stale), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(stale, []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	edited := filepath.Join(dir, "upstream", "hub", "kustomization.yaml")
+	if err := os.WriteFile(edited, []byte("edited"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(filepath.Join(dir, "downstream", "prod", "rbac-hub.yaml")); err != nil {
+		t.Fatal(err)
+	}
+	diffs, err := Check(dir, tree)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Difference{
+		{"downstream/gone/kustomization.yaml", "extra"},
+		{"downstream/prod/rbac-hub.yaml", "missing"},
+		{"upstream/hub/kustomization.yaml", "changed"},
+	}
+	if diff := cmp.Diff(want, diffs); diff != "" {
+		t.Errorf("Check (-want +got):\n%s", diff)
+	}
+	if err := WriteDir(dir, tree); err != nil {
+		t.Fatal(err)
+	}
+	if diffs, err := Check(dir, tree); err != nil || len(diffs) != 0 {
+		t.Fatalf("rewritten tree differs: %v %v", diffs, err)
+	}
+	leftovers, _ := filepath.Glob(filepath.Join(filepath.Dir(dir), ".out.new-*"))
+	if len(leftovers) != 0 {
+		t.Errorf("temporary trees left behind: %v", leftovers)
+	}
+}
+
+func TestWriteDirRefusesForeignDirectory(t *testing.T) {
+	tree, err := Generate(load(t, "testdata/minimal/federation.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	mine := filepath.Join(dir, "notes.txt")
+	if err := os.WriteFile(mine, []byte("keep me"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	err = WriteDir(dir, tree)
+	if err == nil || !strings.Contains(err.Error(), "was not written by argocd-k8s-federate") {
+		t.Fatalf("want a refusal, got %v", err)
+	}
+	if b, err := os.ReadFile(mine); err != nil || string(b) != "keep me" {
+		t.Fatalf("the operator's file was touched: %q %v", b, err)
+	}
+
+	file := filepath.Join(dir, "out.yaml")
+	if err := os.WriteFile(file, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteDir(file, tree); err == nil || !strings.Contains(err.Error(), "is not a directory") {
+		t.Fatalf("want a refusal for a file, got %v", err)
+	}
+}
+
+func TestWriteStream(t *testing.T) {
+	tree, err := Generate(load(t, "../../examples/federation.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	if err := WriteStream(&b, tree); err != nil {
+		t.Fatal(err)
+	}
+	sources := 0
+	for _, doc := range strings.Split(b.String(), "\n---\n") {
+		var obj any
+		if err := yaml.Unmarshal([]byte(doc), &obj); err != nil {
+			t.Fatalf("stream document does not parse: %v\n%s", err, doc)
+		}
+		if strings.HasPrefix(doc, "# Source: ") {
+			sources++
+		}
+	}
+	if sources != len(tree.Files) {
+		t.Errorf("stream has %d sources, tree %d files", sources, len(tree.Files))
+	}
+}
+
+// fleet builds a federation of n downstreams, each with its own audience.
+func fleet(tb testing.TB, n int) *config.Federation {
+	tb.Helper()
+	ca, err := os.ReadFile("testdata/ca.crt")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	f := &config.Federation{
+		APIVersion: config.APIVersion, Kind: config.Kind,
+		Upstream: config.Upstream{
+			Name: "hub", Issuer: "https://hub.example.com",
+			CertificateAuthority: config.CertificateAuthority{CA: string(ca)},
+		},
+	}
+	for i := range n {
+		name := fmt.Sprintf("cluster-%04d", i)
+		f.Downstreams = append(f.Downstreams, config.Downstream{
+			Name: name, Server: "https://" + name + ".example.com:6443",
+			CertificateAuthority: config.CertificateAuthority{CA: string(ca)},
+			Access:               config.Access{Namespaces: []string{"apps", "web"}},
+		})
+	}
+	if err := f.Complete(); err != nil {
+		tb.Fatal(err)
+	}
+	return f
+}
+
+// BenchmarkGenerate1000 renders and writes the tree of 1,000 downstreams.
+// Target: under 1 s and 200 MiB peak RSS.
+func BenchmarkGenerate1000(b *testing.B) {
+	dir := filepath.Join(b.TempDir(), "out")
+	var total time.Duration
+	for b.Loop() {
+		start := time.Now()
+		f := fleet(b, 1000)
+		tree, err := Generate([]*config.Federation{f})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := WriteDir(dir, tree); err != nil {
+			b.Fatal(err)
+		}
+		total += time.Since(start)
+	}
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	rss := float64(ru.Maxrss) / 1024 // KiB on Linux
+	perOp := total / time.Duration(b.N)
+	b.ReportMetric(rss, "peak-RSS-MiB")
+	if perOp > time.Second {
+		b.Errorf("generating 1,000 downstreams took %v; target < 1s", perOp)
+	}
+	if rss > 200 {
+		b.Errorf("peak RSS %.0f MiB; target < 200 MiB", rss)
+	}
+}

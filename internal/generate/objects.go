@@ -1,0 +1,209 @@
+package generate
+
+import "github.com/argocd-k8s-federate/argocd-k8s-federate/internal/config"
+
+// The objects the generator writes, as small structs of their own: only the
+// fields it sets, no zero-value noise (creationTimestamp: null, status: {}).
+// The tests decode every one of them strictly into the real API types
+// (kustomize, ArgoCD, kube-apiserver) so they cannot drift.
+
+type typeMeta struct {
+	APIVersion string `json:"apiVersion"`
+	Kind       string `json:"kind"`
+}
+
+type objectMeta struct {
+	Name        string            `json:"name"`
+	Namespace   string            `json:"namespace,omitempty"`
+	Labels      map[string]string `json:"labels,omitempty"`
+	Annotations map[string]string `json:"annotations,omitempty"`
+}
+
+type secret struct {
+	typeMeta   `json:",inline"`
+	Metadata   objectMeta        `json:"metadata"`
+	Type       string            `json:"type"`
+	StringData map[string]string `json:"stringData"`
+}
+
+// clusterConfig is the "config" key of an ArgoCD cluster Secret
+// (v1alpha1.ClusterConfig), with the fields this tool sets.
+type clusterConfig struct {
+	ExecProviderConfig execProviderConfig `json:"execProviderConfig"`
+	TLSClientConfig    tlsClientConfig    `json:"tlsClientConfig"`
+}
+
+type execProviderConfig struct {
+	Command     string   `json:"command"`
+	Args        []string `json:"args"`
+	APIVersion  string   `json:"apiVersion"`
+	InstallHint string   `json:"installHint,omitempty"`
+}
+
+type tlsClientConfig struct {
+	Insecure bool   `json:"insecure"`
+	CAData   []byte `json:"caData,omitempty"`
+}
+
+type subject struct {
+	APIGroup string `json:"apiGroup"`
+	Kind     string `json:"kind"`
+	Name     string `json:"name"`
+}
+
+type roleRef struct {
+	APIGroup string `json:"apiGroup"`
+	Kind     string `json:"kind"`
+	Name     string `json:"name"`
+}
+
+type binding struct {
+	typeMeta `json:",inline"`
+	Metadata objectMeta `json:"metadata"`
+	RoleRef  roleRef    `json:"roleRef"`
+	Subjects []subject  `json:"subjects"`
+}
+
+type clusterRole struct {
+	typeMeta `json:",inline"`
+	Metadata objectMeta          `json:"metadata"`
+	Rules    []config.PolicyRule `json:"rules"`
+}
+
+type kustomization struct {
+	typeMeta   `json:",inline"`
+	Resources  []string `json:"resources,omitempty"`
+	Patches    []patch  `json:"patches,omitempty"`
+	Components []string `json:"components,omitempty"`
+}
+
+type patch struct {
+	Path string `json:"path"`
+}
+
+// workloadPatch is a strategic-merge patch of a StatefulSet or Deployment:
+// lists merge by name (containers, volumes) and mountPath (volumeMounts).
+type workloadPatch struct {
+	typeMeta `json:",inline"`
+	Metadata objectMeta `json:"metadata"`
+	Spec     struct {
+		Template struct {
+			Spec podSpecPatch `json:"spec"`
+		} `json:"template"`
+	} `json:"spec"`
+}
+
+type podSpecPatch struct {
+	InitContainers []container `json:"initContainers,omitempty"`
+	Containers     []container `json:"containers"`
+	Volumes        []volume    `json:"volumes"`
+}
+
+type container struct {
+	Name            string           `json:"name"`
+	Image           string           `json:"image,omitempty"`
+	ImagePullPolicy string           `json:"imagePullPolicy,omitempty"`
+	Args            []string         `json:"args,omitempty"`
+	Resources       *resources       `json:"resources,omitempty"`
+	SecurityContext *securityContext `json:"securityContext,omitempty"`
+	VolumeMounts    []volumeMount    `json:"volumeMounts"`
+}
+
+type resources struct {
+	Requests map[string]string `json:"requests,omitempty"`
+	Limits   map[string]string `json:"limits,omitempty"`
+}
+
+type securityContext struct {
+	AllowPrivilegeEscalation bool `json:"allowPrivilegeEscalation"`
+	Capabilities             struct {
+		Drop []string `json:"drop"`
+	} `json:"capabilities"`
+	ReadOnlyRootFilesystem bool `json:"readOnlyRootFilesystem"`
+	RunAsNonRoot           bool `json:"runAsNonRoot"`
+	SeccompProfile         struct {
+		Type string `json:"type"`
+	} `json:"seccompProfile"`
+}
+
+type volumeMount struct {
+	Name      string `json:"name"`
+	MountPath string `json:"mountPath"`
+	ReadOnly  bool   `json:"readOnly,omitempty"`
+}
+
+type volume struct {
+	Name      string     `json:"name"`
+	EmptyDir  *emptyDir  `json:"emptyDir,omitempty"`
+	Projected *projected `json:"projected,omitempty"`
+}
+
+type emptyDir struct {
+	SizeLimit string `json:"sizeLimit,omitempty"`
+}
+
+type projected struct {
+	Sources []projectedSource `json:"sources"`
+}
+
+type projectedSource struct {
+	ServiceAccountToken serviceAccountToken `json:"serviceAccountToken"`
+}
+
+type serviceAccountToken struct {
+	Audience          string `json:"audience"`
+	ExpirationSeconds int64  `json:"expirationSeconds"`
+	Path              string `json:"path"`
+}
+
+// authenticationConfiguration is apiserver.config.k8s.io
+// AuthenticationConfiguration (v1 and v1beta1 have the same shape for the
+// fields used here).
+type authenticationConfiguration struct {
+	typeMeta `json:",inline"`
+	JWT      []jwtAuthenticator `json:"jwt"`
+}
+
+type jwtAuthenticator struct {
+	Issuer              issuer               `json:"issuer"`
+	ClaimMappings       claimMappings        `json:"claimMappings"`
+	UserValidationRules []userValidationRule `json:"userValidationRules"`
+}
+
+type issuer struct {
+	URL                  string   `json:"url"`
+	DiscoveryURL         string   `json:"discoveryURL,omitempty"`
+	CertificateAuthority string   `json:"certificateAuthority,omitempty"`
+	Audiences            []string `json:"audiences"`
+}
+
+type claimMappings struct {
+	Username prefixedClaim `json:"username"`
+}
+
+type prefixedClaim struct {
+	Claim  string `json:"claim"`
+	Prefix string `json:"prefix"`
+}
+
+type userValidationRule struct {
+	Expression string `json:"expression"`
+	Message    string `json:"message"`
+}
+
+// openIDConnect is Gardener's authentication.gardener.cloud/v1alpha1
+// OpenIDConnect (oidc-webhook-authenticator).
+type openIDConnect struct {
+	typeMeta `json:",inline"`
+	Metadata objectMeta        `json:"metadata"`
+	Spec     openIDConnectSpec `json:"spec"`
+}
+
+type openIDConnectSpec struct {
+	IssuerURL      string `json:"issuerURL"`
+	ClientID       string `json:"clientID"`
+	UsernameClaim  string `json:"usernameClaim"`
+	UsernamePrefix string `json:"usernamePrefix"`
+	GroupsPrefix   string `json:"groupsPrefix"`
+	CABundle       []byte `json:"caBundle,omitempty"`
+}
