@@ -1,0 +1,71 @@
+package testenv
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+)
+
+// CreateServiceAccount creates a namespace (if missing) and a service
+// account in it.
+func (a *APIServer) CreateServiceAccount(ctx context.Context, namespace, name string) error {
+	if _, err := a.Do(ctx, http.MethodGet, "/api/v1/namespaces/"+namespace, nil); err != nil {
+		if _, err := a.Do(ctx, http.MethodPost, "/api/v1/namespaces", map[string]any{
+			"apiVersion": "v1", "kind": "Namespace", "metadata": map[string]any{"name": namespace},
+		}); err != nil {
+			return fmt.Errorf("create namespace %s: %w", namespace, err)
+		}
+	}
+	if _, err := a.Do(ctx, http.MethodPost, "/api/v1/namespaces/"+namespace+"/serviceaccounts", map[string]any{
+		"apiVersion": "v1", "kind": "ServiceAccount", "metadata": map[string]any{"name": name},
+	}); err != nil {
+		return fmt.Errorf("create service account %s/%s: %w", namespace, name, err)
+	}
+	return nil
+}
+
+// RequestToken mints a service-account token with the TokenRequest API, as
+// the kubelet does for a projected volume.
+func (a *APIServer) RequestToken(ctx context.Context, namespace, sa, audience string, seconds int64) (string, error) {
+	b, err := a.Do(ctx, http.MethodPost, "/api/v1/namespaces/"+namespace+"/serviceaccounts/"+sa+"/token", map[string]any{
+		"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest",
+		"spec": map[string]any{"audiences": []string{audience}, "expirationSeconds": seconds},
+	})
+	if err != nil {
+		return "", fmt.Errorf("token request for %s/%s: %w: %s", namespace, sa, err, b)
+	}
+	var tr struct {
+		Status struct {
+			Token string `json:"token"`
+		} `json:"status"`
+	}
+	if err := json.Unmarshal(b, &tr); err != nil || tr.Status.Token == "" {
+		return "", fmt.Errorf("token request for %s/%s: no token in %s", namespace, sa, b)
+	}
+	return tr.Status.Token, nil
+}
+
+// WriteTokenFile replaces path with token atomically (a temporary file in
+// the same directory, then rename), as the kubelet swaps projected volumes.
+func WriteTokenFile(path, token string) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".token-*")
+	if err != nil {
+		return err
+	}
+	if _, err := tmp.WriteString(token); err != nil {
+		tmp.Close()
+		os.Remove(tmp.Name())
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		os.Remove(tmp.Name())
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}
