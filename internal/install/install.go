@@ -1,0 +1,115 @@
+// Package install copies the running binary into a directory atomically, so
+// that an init container running the plugin's FROM-scratch image can drop the
+// plugin into an emptyDir shared with the ArgoCD containers: a reader of the
+// directory sees either no file, the old file or the whole new one.
+package install
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"syscall"
+)
+
+// Executable installs the running executable into dir under its own base
+// name and returns the installed path.
+func Executable(dir string) (string, error) {
+	src, err := os.Executable()
+	if err != nil {
+		return "", fmt.Errorf("find the running executable: %w", err)
+	}
+	return File(src, dir)
+}
+
+// File copies src into dir under src's base name: a temporary file in dir,
+// written, synced, made mode 0755 and renamed over the destination. It
+// returns the installed path.
+func File(src, dir string) (path string, err error) {
+	if dir == "" {
+		return "", errors.New("no target directory")
+	}
+	info, err := os.Stat(dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return "", fmt.Errorf("target directory %q: %w: create it, or mount a volume (an emptyDir) there", dir, fs.ErrNotExist)
+	case err != nil:
+		return "", fmt.Errorf("target directory %q: %w", dir, err)
+	case !info.IsDir():
+		return "", fmt.Errorf("target %q is not a directory: --to must name the directory to install into", dir)
+	}
+	dst := filepath.Join(dir, filepath.Base(src))
+	if same(src, dst) {
+		return dst, nil
+	}
+
+	in, err := os.Open(src)
+	if err != nil {
+		return "", fmt.Errorf("open the running executable: %w", err)
+	}
+	defer in.Close()
+
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(src)+".tmp-*")
+	if err != nil {
+		return "", notWritable(dir, err)
+	}
+	defer func() {
+		if err != nil {
+			tmp.Close()
+			os.Remove(tmp.Name())
+		}
+	}()
+	if _, err = io.Copy(tmp, in); err != nil {
+		return "", fmt.Errorf("write %q: %w", tmp.Name(), err)
+	}
+	if err = tmp.Chmod(0o755); err != nil {
+		return "", fmt.Errorf("make %q executable: %w", tmp.Name(), err)
+	}
+	if err = tmp.Sync(); err != nil {
+		return "", fmt.Errorf("sync %q: %w", tmp.Name(), err)
+	}
+	if err = tmp.Close(); err != nil {
+		return "", fmt.Errorf("close %q: %w", tmp.Name(), err)
+	}
+	if err = os.Rename(tmp.Name(), dst); err != nil {
+		return "", fmt.Errorf("install %q: %w", dst, err)
+	}
+	syncDir(dir)
+	return dst, nil
+}
+
+// notWritable explains a failure to create a file in dir.
+func notWritable(dir string, err error) error {
+	switch {
+	case errors.Is(err, fs.ErrPermission):
+		return fmt.Errorf("target directory %q: %w for uid %d: mount a writable volume (an emptyDir) there, or run as a user that may write to it",
+			dir, fs.ErrPermission, os.Getuid())
+	case errors.Is(err, syscall.EROFS):
+		return fmt.Errorf("target directory %q: %w: mount a writable volume (an emptyDir) there", dir, syscall.EROFS)
+	}
+	return fmt.Errorf("create a file in target directory %q: %w", dir, err)
+}
+
+// same reports whether dst already is src (installing a binary onto itself).
+func same(src, dst string) bool {
+	a, err := os.Stat(src)
+	if err != nil {
+		return false
+	}
+	b, err := os.Stat(dst)
+	if err != nil {
+		return false
+	}
+	return os.SameFile(a, b)
+}
+
+// syncDir makes the rename durable; a failure leaves the file in place and
+// is not worth failing the install for (some file systems refuse it).
+func syncDir(dir string) {
+	if d, err := os.Open(dir); err == nil {
+		d.Sync()
+		d.Close()
+	}
+}
