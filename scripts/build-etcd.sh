@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# Builds the etcd server at ETCD_VERSION (versions.env) from the Go module
+# proxy, statically, into $CACHE/etcd/VERSION/bin/etcd; nothing when it is
+# already there. The last line on stdout is the bin directory.
+set -euo pipefail
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "$0")/lib.sh"
+
+USAGE="usage: $(basename "$0") [-h]
+Builds etcd $ETCD_VERSION (go.etcd.io/etcd/server/v3) into
+$CACHE/etcd/$ETCD_VERSION/bin/etcd and prints that directory last."
+usage_check "$USAGE" "$@"
+(($# == 0)) || die "no arguments expected
+$USAGE"
+
+VERSION=$ETCD_VERSION
+ROOT="$CACHE/etcd/$VERSION"
+BIN="$ROOT/bin"
+SRC="$ROOT/src"
+
+prepare_module() {
+	local upstream wanted_mod stamp
+	upstream=$(go_mod_file "go.etcd.io/etcd/server/v3@$VERSION")
+	wanted_mod=$(
+		echo "module $PROJECT.local/etcd-build"
+		echo
+		go_mod_header_lines "$upstream"
+		echo
+		echo "require go.etcd.io/etcd/server/v3 $VERSION"
+	)
+	stamp=$(printf '%s\n' "$wanted_mod" | sha256_stdin)
+	if [[ -f $SRC/.stamp && "$(cat "$SRC/.stamp")" == "$stamp" ]]; then
+		return 0
+	fi
+	rm -rf "$SRC"
+	mkdir -p "$SRC"
+	printf '%s\n' "$wanted_mod" >"$SRC/go.mod"
+	cat >"$SRC/tools.go" <<-'EOF'
+		//go:build tools
+
+		// Package tools names the etcd server command this module builds.
+		package tools
+
+		import _ "go.etcd.io/etcd/server/v3"
+	EOF
+	go_mod_tidy "$SRC" || die "go mod tidy failed in $SRC"
+	printf '%s\n' "$stamp" >"$SRC/.stamp"
+}
+
+build() {
+	[[ -x $BIN/etcd ]] && return 0
+	rm -rf "$ROOT"/tmp.*
+	step "prepare the scratch module (go mod tidy)" prepare_module
+	mkdir -p "$BIN"
+	# An interrupted build leaves only a tmp.* directory, removed by the next run.
+	local tmp
+	tmp=$(mktemp -d "$ROOT/tmp.XXXXXX")
+	step "go build etcd $VERSION" go_build_static "$SRC" "$tmp" "-s -w" go.etcd.io/etcd/server/v3
+	# go build names the binary of go.etcd.io/etcd/server/v3 "server".
+	local out
+	for out in server v3; do
+		if [[ -f $tmp/$out ]]; then mv "$tmp/$out" "$tmp/etcd"; fi
+	done
+	local reported
+	reported=$("$tmp/etcd" --version)
+	[[ $reported == *"etcd Version: ${VERSION#v}"* ]] || die "the etcd built does not report ${VERSION#v}"
+	mv -f "$tmp/etcd" "$BIN/etcd"
+	rmdir "$tmp"
+}
+
+if [[ -x $BIN/etcd ]]; then
+	log "cached: etcd $VERSION"
+else
+	with_lock "$ROOT.lock" build
+fi
+printf '%s\n' "$BIN"

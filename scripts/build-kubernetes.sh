@@ -1,0 +1,125 @@
+#!/usr/bin/env bash
+# Builds Kubernetes binaries at KUBERNETES_VERSION (versions.env) from the Go
+# module proxy, statically, into $CACHE/kubernetes/VERSION/bin/. Binaries
+# already there are not rebuilt. The last line on stdout is the bin directory.
+set -euo pipefail
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "$0")/lib.sh"
+
+ALL_BINARIES=(kube-apiserver kube-controller-manager kube-scheduler kube-proxy kubelet kubeadm kubectl)
+USAGE="usage: $(basename "$0") [-h] [BINARY...]
+Builds Kubernetes $KUBERNETES_VERSION binaries from the Go module proxy into
+$CACHE/kubernetes/$KUBERNETES_VERSION/bin/ and prints that directory last.
+BINARY is any of: ${ALL_BINARIES[*]} (default: all, in one go build)."
+usage_check "$USAGE" "$@"
+
+VERSION=$KUBERNETES_VERSION
+ROOT="$CACHE/kubernetes/$VERSION"
+BIN="$ROOT/bin"
+SRC="$ROOT/src"
+
+wanted=("$@")
+((${#wanted[@]})) || wanted=("${ALL_BINARIES[@]}")
+for b in "${wanted[@]}"; do
+	[[ " ${ALL_BINARIES[*]} " == *" $b "* ]] || die "unknown binary '$b'
+$USAGE"
+done
+
+missing() {
+	local b
+	for b in "${wanted[@]}"; do
+		[[ -x $BIN/$b ]] || printf '%s\n' "$b"
+	done
+}
+
+# The scratch module: requires k8s.io/kubernetes and points every staging
+# module (a ./staging/... replace in kubernetes' own go.mod) at its published
+# v0.Y.Z version; tools.go names the cmd packages so that go mod tidy pins
+# everything they import.
+prepare_module() {
+	local upstream staging_version wanted_mod stamp b
+	upstream=$(go_mod_file "k8s.io/kubernetes@$VERSION")
+	staging_version="v0.${VERSION#v1.}"
+	wanted_mod=$(
+		echo "module $PROJECT.local/kubernetes-build"
+		echo
+		go_mod_header_lines "$upstream"
+		echo
+		echo "require k8s.io/kubernetes $VERSION"
+		echo
+		echo "replace ("
+		awk -v v="$staging_version" '$2 == "=>" && $3 ~ /^\.\/staging\// {printf "\t%s => %s %s\n", $1, $1, v}' "$upstream"
+		echo ")"
+	)
+	[[ $wanted_mod == *"=> k8s.io/"* ]] || die "found no staging replace in $upstream"
+	stamp=$(printf '%s\n' "$wanted_mod" "${ALL_BINARIES[@]}" | sha256_stdin)
+	if [[ -f $SRC/.stamp && "$(cat "$SRC/.stamp")" == "$stamp" ]]; then
+		return 0
+	fi
+	rm -rf "$SRC"
+	mkdir -p "$SRC"
+	printf '%s\n' "$wanted_mod" >"$SRC/go.mod"
+	{
+		echo "//go:build tools"
+		echo
+		echo "// Package tools names the Kubernetes commands this module builds."
+		echo "package tools"
+		echo
+		echo "import ("
+		for b in "${ALL_BINARIES[@]}"; do
+			printf '\t_ "k8s.io/kubernetes/cmd/%s"\n' "$b"
+		done
+		echo ")"
+	} >"$SRC/tools.go"
+	go_mod_tidy "$SRC" || die "go mod tidy failed in $SRC"
+	# The release's commit time, as buildDate: the same binaries every build.
+	(cd "$SRC" && go list -m -json "k8s.io/kubernetes" | jq -r '.Time // empty') >"$SRC/build-date"
+	printf '%s\n' "$stamp" >"$SRC/.stamp"
+}
+
+build_missing() {
+	local todo=() b tmp minor build_date pkg reported
+	mapfile -t todo < <(missing)
+	((${#todo[@]})) || return 0
+	rm -rf "$ROOT"/tmp.*
+	step "prepare the scratch module (go mod tidy)" prepare_module
+	minor=$(minor_of "$VERSION")
+	build_date=$(cat "$SRC/build-date")
+	[[ -n $build_date ]] || build_date=1970-01-01T00:00:00Z
+	local ldflags="-s -w"
+	for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+		ldflags+=" -X $pkg.gitVersion=$VERSION -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor"
+		ldflags+=" -X $pkg.gitTreeState=clean -X $pkg.buildDate=$build_date"
+	done
+	mkdir -p "$BIN"
+	# An interrupted build leaves only a tmp.* directory, removed by the next run.
+	tmp=$(mktemp -d "$ROOT/tmp.XXXXXX")
+	local pkgs=()
+	for b in "${todo[@]}"; do pkgs+=("k8s.io/kubernetes/cmd/$b"); done
+	step "go build ${todo[*]} ($VERSION)" \
+		go_build_static "$SRC" "$tmp" "$ldflags" "${pkgs[@]}"
+	for b in "${todo[@]}"; do
+		[[ -x $tmp/$b ]] || die "go build wrote no $b"
+		reported=$(report_version "$tmp/$b") || true
+		[[ $reported == *"$VERSION"* ]] || die "$b does not report $VERSION: $reported"
+	done
+	for b in "${todo[@]}"; do
+		mv -f "$tmp/$b" "$BIN/$b"
+	done
+	rmdir "$tmp"
+}
+
+report_version() {
+	case $(basename "$1") in
+	kubeadm) "$1" version -o short ;;
+	kubectl) "$1" version --client ;;
+	*) "$1" --version ;;
+	esac 2>/dev/null
+}
+
+if [[ -n "$(missing)" ]]; then
+	with_lock "$ROOT.lock" build_missing
+else
+	log "cached: ${wanted[*]} ($VERSION)"
+fi
+printf '%s\n' "$BIN"
