@@ -1,0 +1,500 @@
+package generate_test
+
+// The API-server oracle: every generated AuthenticationConfiguration is
+// loaded the way kube-apiserver v1.34 loads --authentication-config (its
+// own scheme, strict decoding, conversion to the internal type) and
+// validated with its own ValidateAuthenticationConfiguration; every other
+// generated Kubernetes object decodes strictly into the real API types, so
+// the generator's small output structs cannot drift from them.
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/google/cel-go/common/types"
+	"github.com/google/cel-go/common/types/traits"
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/runtime/serializer"
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+	"k8s.io/apiserver/pkg/apis/apiserver"
+	apiserverinstall "k8s.io/apiserver/pkg/apis/apiserver/install"
+	apiservervalidation "k8s.io/apiserver/pkg/apis/apiserver/validation"
+	authenticationcel "k8s.io/apiserver/pkg/authentication/cel"
+
+	"github.com/argocd-k8s-federate/argocd-k8s-federate/internal/config"
+	"github.com/argocd-k8s-federate/argocd-k8s-federate/internal/generate"
+)
+
+// downstreamOwnIssuer is the downstream API server's own
+// --service-account-issuer: kube-apiserver passes its issuers to the
+// validation as disallowed JWT issuers. The default is the same in every
+// cluster, which is why the config refuses it as an upstream issuer.
+const downstreamOwnIssuer = "https://kubernetes.default.svc.cluster.local"
+
+// oracleCases are the configs the API server judges (several files are
+// hubs generated together into shared downstreams).
+var oracleCases = []struct {
+	name  string
+	files []string
+}{
+	{"example", []string{"../../examples/federation.yaml"}},
+	{"discovery-v1beta1", []string{"testdata/oracle/discovery.yaml"}},
+	{"system-roots-shared-audience", []string{"testdata/oracle/system-roots.yaml"}},
+	{"multi-hub", []string{"testdata/oracle/multi-hub-m1.yaml", "testdata/oracle/multi-hub-m2.yaml"}},
+}
+
+// authnScheme and authnCodecs are kube-apiserver's loader of
+// --authentication-config (k8s.io/kubernetes pkg/kubeapiserver/options,
+// loadAuthenticationConfigFromData): the apiserver.config.k8s.io scheme
+// (v1alpha1, v1beta1, v1) with strict decoding.
+func authnCodecs() serializer.CodecFactory {
+	scheme := runtime.NewScheme()
+	apiserverinstall.Install(scheme)
+	return serializer.NewCodecFactory(scheme, serializer.EnableStrict)
+}
+
+// loadAuthenticationConfiguration decodes data exactly as kube-apiserver
+// does and returns the internal object and the version it was written in.
+func loadAuthenticationConfiguration(codecs serializer.CodecFactory, data []byte) (*apiserver.AuthenticationConfiguration, *schema.GroupVersionKind, error) {
+	obj, gvk, err := codecs.UniversalDecoder().Decode(data, nil, nil)
+	if err != nil {
+		return nil, gvk, err
+	}
+	cfg, ok := obj.(*apiserver.AuthenticationConfiguration)
+	if !ok {
+		return nil, gvk, errors.New("expected AuthenticationConfiguration, got " + gvk.String())
+	}
+	return cfg, gvk, nil
+}
+
+func loadFederations(t *testing.T, files ...string) []*config.Federation {
+	t.Helper()
+	var feds []*config.Federation
+	for _, f := range files {
+		fed, err := config.Load(f)
+		if err != nil {
+			t.Fatalf("load %s: %v", f, err)
+		}
+		feds = append(feds, fed)
+	}
+	return feds
+}
+
+func generateTree(t *testing.T, feds []*config.Federation) *generate.Tree {
+	t.Helper()
+	tree, err := generate.Generate(feds)
+	if err != nil {
+		t.Fatalf("generate: %v", err)
+	}
+	return tree
+}
+
+// wantAuthn is what a downstream's AuthenticationConfiguration must say,
+// from the configs: one JWT authenticator per hub deploying into it.
+type wantAuthn struct {
+	version string
+	jwt     []apiserver.JWTAuthenticator
+	users   []string // the ArgoCD users the rules must let through
+}
+
+func expectedAuthn(feds []*config.Federation) map[string]*wantAuthn {
+	want := map[string]*wantAuthn{}
+	for _, f := range feds {
+		u := f.Upstream
+		for i := range f.Downstreams {
+			d := &f.Downstreams[i]
+			w := want[d.Name]
+			if w == nil {
+				w = &wantAuthn{version: d.APIServer.AuthenticationConfigVersion}
+				want[d.Name] = w
+			}
+			prefix := d.UsernamePrefix
+			w.jwt = append(w.jwt, apiserver.JWTAuthenticator{
+				Issuer: apiserver.Issuer{
+					URL:                  u.Issuer,
+					DiscoveryURL:         u.DiscoveryURL,
+					CertificateAuthority: u.PEM(),
+					Audiences:            []string{d.Audience},
+				},
+				ClaimMappings: apiserver.ClaimMappings{
+					Username: apiserver.PrefixedClaimOrExpression{Claim: "sub", Prefix: &prefix},
+				},
+			})
+			for _, sa := range []string{u.ArgoCD.Controller.ServiceAccount, u.ArgoCD.Server.ServiceAccount} {
+				w.users = append(w.users, prefix+"system:serviceaccount:"+u.ArgoCD.Namespace+":"+sa)
+			}
+		}
+	}
+	return want
+}
+
+// authnConfigDownstream returns <name> for downstream/<name>/apiserver/authentication-config.yaml.
+func authnConfigDownstream(path string) (string, bool) {
+	rest, ok := strings.CutPrefix(path, "downstream/")
+	if !ok {
+		return "", false
+	}
+	name, file, ok := strings.Cut(rest, "/")
+	return name, ok && file == "apiserver/"+generate.AuthenticationConfigFile
+}
+
+// TestAPIServerAcceptsAuthenticationConfiguration is the API server's
+// verdict on every generated AuthenticationConfiguration.
+func TestAPIServerAcceptsAuthenticationConfiguration(t *testing.T) {
+	codecs := authnCodecs()
+	compiler := authenticationcel.NewDefaultCompiler()
+	for _, tc := range oracleCases {
+		t.Run(tc.name, func(t *testing.T) {
+			feds := loadFederations(t, tc.files...)
+			tree := generateTree(t, feds)
+			want := expectedAuthn(feds)
+
+			var seen []string
+			for _, f := range tree.Files {
+				name, ok := authnConfigDownstream(f.Path)
+				if !ok {
+					continue
+				}
+				seen = append(seen, name)
+				t.Run(f.Path, func(t *testing.T) {
+					w, ok := want[name]
+					if !ok {
+						t.Fatalf("no downstream %q in the configs", name)
+					}
+					cfg, gvk, err := loadAuthenticationConfiguration(codecs, f.Content)
+					if err != nil {
+						t.Fatalf("kube-apiserver cannot load it (strict decoding): %v\n%s", err, f.Content)
+					}
+					wantGVK := schema.GroupVersionKind{Group: "apiserver.config.k8s.io", Version: w.version, Kind: "AuthenticationConfiguration"}
+					if *gvk != wantGVK {
+						t.Errorf("written as %v, want %v (apiServer.authenticationConfigVersion)", gvk, wantGVK)
+					}
+
+					errs := apiservervalidation.ValidateAuthenticationConfiguration(compiler, cfg, []string{downstreamOwnIssuer})
+					if len(errs) > 0 {
+						t.Errorf("kube-apiserver refuses it: %v", errs.ToAggregate())
+					}
+
+					byIssuer := cmpopts.SortSlices(func(a, b apiserver.JWTAuthenticator) bool { return a.Issuer.URL < b.Issuer.URL })
+					ignoreRules := cmpopts.IgnoreFields(apiserver.JWTAuthenticator{}, "UserValidationRules")
+					if diff := cmp.Diff(w.jwt, cfg.JWT, byIssuer, ignoreRules, cmpopts.EquateEmpty()); diff != "" {
+						t.Errorf("JWT authenticators (-want +got):\n%s", diff)
+					}
+					for i, a := range cfg.JWT {
+						checkUserValidationRules(t, compiler, i, a, w.users)
+					}
+				})
+			}
+			sort.Strings(seen)
+			var names []string
+			for n := range want {
+				names = append(names, n)
+			}
+			sort.Strings(names)
+			if diff := cmp.Diff(names, seen); diff != "" {
+				t.Errorf("downstreams with an %s (-want +got):\n%s", generate.AuthenticationConfigFile, diff)
+			}
+		})
+	}
+}
+
+// checkUserValidationRules evaluates an authenticator's userValidationRules
+// with the API server's CEL mapper: the prefixed ArgoCD users pass, and
+// usernames in the system: namespace are refused, whatever the prefix.
+func checkUserValidationRules(t *testing.T, compiler authenticationcel.Compiler, i int, a apiserver.JWTAuthenticator, allowed []string) {
+	t.Helper()
+	if len(a.UserValidationRules) == 0 {
+		t.Errorf("jwt[%d] (%s) has no userValidationRules: nothing refuses usernames starting with system:", i, a.Issuer.URL)
+		return
+	}
+	var compiled []authenticationcel.CompilationResult
+	for _, r := range a.UserValidationRules {
+		c, err := compiler.CompileUserExpression(&authenticationcel.UserValidationCondition{Expression: r.Expression, Message: r.Message})
+		if err != nil {
+			t.Fatalf("jwt[%d] userValidationRule %q: %v", i, r.Expression, err)
+		}
+		compiled = append(compiled, c)
+	}
+	mapper := authenticationcel.NewUserMapper(compiled)
+	accepts := func(username string) bool {
+		user, ok := types.DefaultTypeAdapter.NativeToValue(map[string]any{
+			"username": username, "uid": "", "groups": []string{}, "extra": map[string][]string{},
+		}).(traits.Mapper)
+		if !ok {
+			t.Fatal("user info is not a CEL map")
+		}
+		results, err := mapper.EvalUser(context.Background(), user)
+		if err != nil {
+			t.Fatalf("jwt[%d]: evaluate userValidationRules for %q: %v", i, username, err)
+		}
+		for _, r := range results {
+			if b, ok := r.EvalResult.Value().(bool); !ok || !b {
+				return false
+			}
+		}
+		return true
+	}
+	for _, u := range allowed {
+		if !accepts(u) {
+			t.Errorf("jwt[%d] (%s): userValidationRules refuse ArgoCD's user %q", i, a.Issuer.URL, u)
+		}
+	}
+	for _, u := range []string{"system:admin", "system:serviceaccount:kube-system:default", "system:kube-controller-manager", "system:anonymous"} {
+		if accepts(u) {
+			t.Errorf("jwt[%d] (%s): userValidationRules let %q through", i, a.Issuer.URL, u)
+		}
+	}
+}
+
+// TestAPIServerLoaderIsStrict proves the oracle above would notice a field
+// the API server does not know.
+func TestAPIServerLoaderIsStrict(t *testing.T) {
+	tree := generateTree(t, loadFederations(t, "../../examples/federation.yaml"))
+	var data []byte
+	for _, f := range tree.Files {
+		if _, ok := authnConfigDownstream(f.Path); ok {
+			data = f.Content
+			break
+		}
+	}
+	if data == nil {
+		t.Fatal("no AuthenticationConfiguration generated for the example")
+	}
+	tests := []struct {
+		name string
+		data []byte
+	}{
+		{"unknown top-level field", append(append([]byte(nil), data...), "unknownField: true\n"...)},
+		{"unknown nested field", bytes.Replace(data, []byte("\n  issuer:\n"), []byte("\n  issuer:\n    urls: [https://x.example.com]\n"), 1)},
+		{"field name in the wrong case", bytes.Replace(data, []byte("\n    audiences:\n"), []byte("\n    Audiences:\n"), 1)},
+		{"duplicate field", append(append([]byte(nil), data...), "kind: AuthenticationConfiguration\n"...)},
+	}
+	codecs := authnCodecs()
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if bytes.Equal(tt.data, data) {
+				t.Fatal("the test did not change the document")
+			}
+			_, _, err := loadAuthenticationConfiguration(codecs, tt.data)
+			if err == nil || !runtime.IsStrictDecodingError(err) {
+				t.Errorf("want a strict decoding error, got %v", err)
+			}
+		})
+	}
+}
+
+// TestConfigRefusesDownstreamOwnIssuer: an upstream issuer equal to the
+// downstream's own service-account issuer is what the API server refuses
+// (it is disallowed in ValidateAuthenticationConfiguration); our config
+// validation must refuse it first, naming the field.
+func TestConfigRefusesDownstreamOwnIssuer(t *testing.T) {
+	for _, issuer := range []string{downstreamOwnIssuer, downstreamOwnIssuer + "/"} {
+		t.Run(issuer, func(t *testing.T) {
+			data := []byte(`apiVersion: argocd-k8s-federate.io/v1alpha1
+kind: Federation
+upstream:
+  name: hub
+  issuer: ` + issuer + `
+  useSystemRoots: true
+downstreams:
+- name: prod
+  server: https://prod.example.com:6443
+  useSystemRoots: true
+  access:
+    namespaces: [apps]
+`)
+			fed, err := config.Decode(data, "federation.yaml")
+			if err != nil {
+				t.Fatalf("decode: %v", err)
+			}
+			err = fed.Complete()
+			var errs *config.Errors
+			if !errors.As(err, &errs) {
+				t.Fatalf("Complete() = %v, want *config.Errors naming upstream.issuer", err)
+			}
+			var paths []string
+			for _, fe := range errs.List {
+				paths = append(paths, fe.Path)
+			}
+			if diff := cmp.Diff([]string{"upstream.issuer"}, paths); diff != "" {
+				t.Errorf("fields in the error (-want +got):\n%s\nerror: %v", diff, err)
+			}
+		})
+	}
+
+	// The API server agrees: the same issuer in a generated configuration
+	// is refused by its validation.
+	t.Run("kube-apiserver refuses it too", func(t *testing.T) {
+		tree := generateTree(t, loadFederations(t, "../../examples/federation.yaml"))
+		codecs := authnCodecs()
+		for _, f := range tree.Files {
+			if _, ok := authnConfigDownstream(f.Path); !ok {
+				continue
+			}
+			cfg, _, err := loadAuthenticationConfiguration(codecs, f.Content)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cfg.JWT[0].Issuer.URL = downstreamOwnIssuer
+			errs := apiservervalidation.ValidateAuthenticationConfiguration(authenticationcel.NewDefaultCompiler(), cfg, []string{downstreamOwnIssuer})
+			var fields []string
+			for _, e := range errs {
+				fields = append(fields, e.Field)
+			}
+			if diff := cmp.Diff([]string{"jwt[0].issuer.url"}, fields); diff != "" {
+				t.Errorf("%s with the downstream's own issuer: fields kube-apiserver refuses (-want +got):\n%s\n%v", f.Path, diff, errs.ToAggregate())
+			}
+			return
+		}
+		t.Fatal("no AuthenticationConfiguration generated for the example")
+	})
+}
+
+// objectScheme holds the real API types of every object the generator
+// writes for Kubernetes to apply.
+func objectCodecs() serializer.CodecFactory {
+	scheme := runtime.NewScheme()
+	for _, add := range []func(*runtime.Scheme) error{corev1.AddToScheme, rbacv1.AddToScheme, appsv1.AddToScheme} {
+		if err := add(scheme); err != nil {
+			panic(err)
+		}
+	}
+	return serializer.NewCodecFactory(scheme, serializer.EnableStrict)
+}
+
+// notKubernetesObjects are generated kinds with no Go API type here:
+// kustomize's own files and Gardener's OpenIDConnect (an external CRD).
+var notKubernetesObjects = map[string]bool{
+	"kustomize.config.k8s.io/v1beta1, Kind=Kustomization":               true,
+	"kustomize.config.k8s.io/v1alpha1, Kind=Component":                  true,
+	"authentication.gardener.cloud/v1alpha1, Kind=OpenIDConnect":        true,
+	"apiserver.config.k8s.io/v1, Kind=AuthenticationConfiguration":      true, // judged above
+	"apiserver.config.k8s.io/v1beta1, Kind=AuthenticationConfiguration": true,
+}
+
+// TestGeneratedObjectsDecodeStrictly decodes every generated Kubernetes
+// object strictly into its real type: the RBAC into rbac.authorization.k8s.io/v1,
+// the cluster Secrets into core/v1, the workload patches into apps/v1.
+func TestGeneratedObjectsDecodeStrictly(t *testing.T) {
+	deserializer := objectCodecs().UniversalDeserializer()
+	t.Run("the decoder is strict", func(t *testing.T) {
+		doc := []byte("apiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata: {name: x, namespace: ns}\n" +
+			"roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: admin}\n" +
+			"subjects: [{apiGroup: rbac.authorization.k8s.io, kind: User, name: u, namespaces: z}]\n")
+		if _, _, err := deserializer.Decode(doc, nil, nil); err == nil || !runtime.IsStrictDecodingError(err) {
+			t.Errorf("a RoleBinding with an unknown subject field: want a strict decoding error, got %v", err)
+		}
+	})
+	for _, tc := range oracleCases {
+		t.Run(tc.name, func(t *testing.T) {
+			tree := generateTree(t, loadFederations(t, tc.files...))
+			kinds := map[string]int{}
+			for _, f := range tree.Files {
+				if !strings.HasSuffix(f.Path, ".yaml") {
+					continue
+				}
+				t.Run(f.Path, func(t *testing.T) {
+					for i, doc := range yamlDocuments(t, f.Content) {
+						var tm struct {
+							APIVersion string `json:"apiVersion"`
+							Kind       string `json:"kind"`
+						}
+						if err := utilyaml.Unmarshal(doc, &tm); err != nil {
+							t.Fatalf("document %d: %v", i, err)
+						}
+						gvk := schema.FromAPIVersionAndKind(tm.APIVersion, tm.Kind)
+						if notKubernetesObjects[gvk.String()] {
+							continue
+						}
+						obj, got, err := deserializer.Decode(doc, nil, nil)
+						if err != nil {
+							t.Errorf("document %d (%s) does not decode strictly into its API type: %v", i, gvk, err)
+							continue
+						}
+						kinds[got.Kind]++
+						checkObject(t, f.Path, obj)
+					}
+				})
+			}
+			for _, k := range []string{"Secret", "RoleBinding", "StatefulSet", "Deployment"} {
+				if kinds[k] == 0 && !(k == "RoleBinding" && allClusterWide(tc.files)) {
+					t.Errorf("no %s decoded: the oracle checked nothing of that kind (kinds seen: %v)", k, kinds)
+				}
+			}
+		})
+	}
+}
+
+// checkObject checks what decoding alone cannot: the type each file must hold.
+func checkObject(t *testing.T, path string, obj runtime.Object) {
+	t.Helper()
+	switch o := obj.(type) {
+	case *corev1.Secret:
+		if !strings.HasPrefix(path, "upstream/") {
+			t.Errorf("Secret %s outside upstream/", o.Name)
+		}
+		if len(o.Data) > 0 {
+			t.Errorf("Secret %s sets data; the cluster Secret is written as stringData", o.Name)
+		}
+	case *rbacv1.RoleBinding, *rbacv1.ClusterRoleBinding, *rbacv1.ClusterRole, *rbacv1.Role:
+		if !strings.HasPrefix(path, "downstream/") {
+			t.Errorf("RBAC object in %s, outside downstream/", path)
+		}
+	case *appsv1.StatefulSet, *appsv1.Deployment:
+		if !strings.HasPrefix(path, "upstream/") {
+			t.Errorf("workload patch in %s, outside upstream/", path)
+		}
+	default:
+		t.Errorf("%s: unexpected %T", path, obj)
+	}
+}
+
+func allClusterWide(files []string) bool {
+	for _, f := range files {
+		fed, err := config.Load(f)
+		if err != nil {
+			return false
+		}
+		for _, d := range fed.Downstreams {
+			if !d.Access.ClusterWide {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// yamlDocuments splits a YAML stream, skipping documents with no content.
+func yamlDocuments(t *testing.T, data []byte) [][]byte {
+	t.Helper()
+	var docs [][]byte
+	r := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(data)))
+	for {
+		doc, err := r.Read()
+		if errors.Is(err, io.EOF) {
+			return docs
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		var v any
+		if err := utilyaml.Unmarshal(doc, &v); err != nil {
+			t.Fatalf("not YAML: %v", err)
+		}
+		if v != nil {
+			docs = append(docs, doc)
+		}
+	}
+}
