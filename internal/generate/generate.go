@@ -8,6 +8,7 @@ package generate
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"runtime"
 	"sort"
@@ -15,7 +16,7 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"sigs.k8s.io/yaml"
+	yaml "go.yaml.in/yaml/v2"
 
 	"github.com/argocd-k8s-federate/argocd-k8s-federate/internal/config"
 )
@@ -128,7 +129,7 @@ func (t *Tree) addYAML(path string, objs ...any) error {
 		if i > 0 {
 			b.WriteString("---\n")
 		}
-		y, err := yaml.Marshal(o)
+		y, err := toYAML(o)
 		if err != nil {
 			return fmt.Errorf("render %s: %w", path, err)
 		}
@@ -136,6 +137,22 @@ func (t *Tree) addYAML(path string, objs ...any) error {
 	}
 	t.add(path, b.Bytes())
 	return nil
+}
+
+// toYAML renders an object through its JSON form (the json tags and
+// omitempty rules are the API's), as sigs.k8s.io/yaml does, but decodes the
+// JSON with encoding/json instead of a YAML parser: the same bytes, faster.
+// Keys come out sorted.
+func toYAML(o any) ([]byte, error) {
+	js, err := json.Marshal(o)
+	if err != nil {
+		return nil, err
+	}
+	var v any
+	if err := json.Unmarshal(js, &v); err != nil {
+		return nil, err
+	}
+	return yaml.Marshal(v)
 }
 
 func (t *Tree) add(path string, content []byte) {

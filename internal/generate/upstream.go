@@ -29,17 +29,23 @@ func (t *Tree) upstream(f *config.Federation) error {
 
 	downstreams := append([]config.Downstream(nil), f.Downstreams...)
 	sort.Slice(downstreams, func(i, j int) bool { return downstreams[i].Name < downstreams[j].Name })
-	for i := range downstreams {
+	// One Secret per downstream, rendered in parallel, added in name order.
+	secrets := make([]Tree, len(downstreams))
+	errs := make([]error, len(downstreams))
+	parallel(len(downstreams), func(i int) {
 		d := &downstreams[i]
 		s, err := clusterSecret(f, d)
-		if err != nil {
-			return err
+		if err == nil {
+			err = secrets[i].addYAML(dir+d.ArgoCD.SecretName+".yaml", s)
 		}
-		name := d.ArgoCD.SecretName + ".yaml"
-		if err := t.addYAML(dir+name, s); err != nil {
-			return err
+		errs[i] = err
+	})
+	for i := range downstreams {
+		if errs[i] != nil {
+			return errs[i]
 		}
-		k.Resources = append(k.Resources, name)
+		t.Files = append(t.Files, secrets[i].Files...)
+		k.Resources = append(k.Resources, downstreams[i].ArgoCD.SecretName+".yaml")
 	}
 	return t.addYAML(dir+"kustomization.yaml", k)
 }
