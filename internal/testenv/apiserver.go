@@ -280,3 +280,34 @@ contexts:
 current-context: %[1]s
 `, name, server, enc(ca), enc(cert), enc(key))
 }
+
+// StartControllerManager runs kube-controller-manager against this API
+// server with only the clusterrole-aggregation controller, which fills the
+// built-in aggregated ClusterRoles (admin, edit, view) as in a real cluster,
+// and waits until admin holds rules.
+func (a *APIServer) StartControllerManager() {
+	tb := a.tb
+	tb.Helper()
+	p := startProcess(tb, a.Name+"-controller-manager", filepath.Join(a.Dir, "kube-controller-manager.log"), Binary(tb, "kube-controller-manager"),
+		"--kubeconfig="+a.Kubeconfig,
+		"--controllers=clusterrole-aggregation",
+		"--leader-elect=false",
+		"--secure-port=0",
+	)
+	p.waitReady(tb, startTimeout(), func(ctx context.Context) error {
+		b, err := a.Do(ctx, http.MethodGet, "/apis/rbac.authorization.k8s.io/v1/clusterroles/admin", nil)
+		if err != nil {
+			return err
+		}
+		var role struct {
+			Rules []json.RawMessage `json:"rules"`
+		}
+		if err := json.Unmarshal(b, &role); err != nil {
+			return err
+		}
+		if len(role.Rules) == 0 {
+			return fmt.Errorf("ClusterRole admin not aggregated yet")
+		}
+		return nil
+	})
+}

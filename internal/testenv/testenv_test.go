@@ -55,4 +55,8 @@ func TestIntegrationControlPlane(t *testing.T) {
 	if strings.Count(tok, ".") != 2 {
 		t.Errorf("not a JWT: %d bytes", len(tok))
 	}
+
+	// The built-in roles downstream RBAC binds to are aggregated by the
+	// controller manager, as in a real cluster.
+	up.StartControllerManager()
 }

@@ -1,0 +1,509 @@
+// Package integration proves that the federation works against real
+// Kubernetes API servers: kube-apiserver and etcd processes built from the
+// pinned versions, trust and RBAC from the generator's output, the plugin
+// binary driven by client-go's exec authenticator from the rest.Config that
+// ArgoCD's own code builds from the generated cluster Secret.
+package integration
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/argoproj/argo-cd/v2/util/db"
+	appsv1 "k8s.io/api/apps/v1"
+	authnv1 "k8s.io/api/authentication/v1"
+	authzv1 "k8s.io/api/authorization/v1"
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	"sigs.k8s.io/yaml"
+
+	"github.com/argocd-k8s-federate/argocd-k8s-federate/internal/testenv"
+)
+
+const (
+	argocdNS       = "argocd"
+	controllerSA   = "argocd-application-controller"
+	serverSA       = "argocd-server"
+	unprivilegedSA = "unprivileged"
+	allowedNS      = "apps"
+	otherNS        = "other"
+)
+
+// env is the set of control planes every scenario runs against: two hubs
+// (hub-a, hub-b) that the downstream trusts through the generated
+// AuthenticationConfiguration, and a third (hub-c) that it does not.
+type env struct {
+	dir              string
+	hubA, hubB, hubC *testenv.APIServer
+	down             *testenv.APIServer
+	downAdmin        *kubernetes.Clientset
+	// out is the generated tree; pluginDir and tokenDir are the "pod" paths
+	// the generated cluster Secrets point at.
+	out, pluginDir, tokenDir string
+}
+
+func TestIntegration(t *testing.T) {
+	start := time.Now()
+	defer func() { t.Logf("integration tests: %v wall time", time.Since(start).Round(time.Second)) }()
+	e := setup(t)
+	t.Logf("control planes ready after %v", time.Since(start).Round(time.Second))
+
+	t.Run("ControllerIdentity", e.testControllerIdentity)
+	t.Run("ServerIdentity", e.testServerIdentity)
+	t.Run("Refusals", e.testRefusals)
+	t.Run("Rotation", e.testRotation)
+	t.Run("MultiHub", e.testMultiHub)
+}
+
+func setup(t *testing.T) *env {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	e := &env{dir: testenv.Dir(t)}
+	etcd := testenv.StartEtcd(t, e.dir)
+	e.hubA = testenv.StartAPIServer(t, e.dir, etcd, testenv.APIServerConfig{Name: "hub-a"})
+	e.hubB = testenv.StartAPIServer(t, e.dir, etcd, testenv.APIServerConfig{Name: "hub-b"})
+	e.hubC = testenv.StartAPIServer(t, e.dir, etcd, testenv.APIServerConfig{Name: "hub-c"})
+	for _, hub := range []*testenv.APIServer{e.hubA, e.hubB, e.hubC} {
+		must(t, hub.AllowAnonymousDiscovery(ctx))
+		for _, sa := range []string{controllerSA, serverSA, unprivilegedSA} {
+			must(t, hub.CreateServiceAccount(ctx, argocdNS, sa))
+		}
+	}
+
+	// The downstream is prepared first so that its URL and CA go into the
+	// federation configs; it starts with the AuthenticationConfiguration the
+	// generator writes from them.
+	e.down = testenv.NewAPIServer(t, e.dir, etcd, testenv.APIServerConfig{Name: "down"})
+	e.pluginDir = filepath.Join(e.dir, "pod", "plugin")
+	e.tokenDir = filepath.Join(e.dir, "pod", "tokens")
+	var files []string
+	for _, hub := range []*testenv.APIServer{e.hubA, e.hubB} {
+		f := filepath.Join(e.dir, hub.Name+".yaml")
+		must(t, os.WriteFile(f, []byte(fmt.Sprintf(`apiVersion: argocd-k8s-federate.io/v1alpha1
+kind: Federation
+upstream:
+  name: %s
+  issuer: %s
+  caFile: %s
+  token:
+    mountPath: %s
+  plugin:
+    dir: %s
+    image: argocd-k8s-federate-plugin:test
+downstreams:
+- name: down
+  server: %s
+  caFile: %s
+  access:
+    namespaces: [%s]
+`, hub.Name, hub.URL, hub.CAFile, e.tokenDir, e.pluginDir, e.down.URL, e.down.CAFile, allowedNS)), 0o644))
+		files = append(files, "-f", f)
+	}
+	e.out = filepath.Join(e.dir, "out")
+	run(t, cli(t), append([]string{"generate", "-o", e.out}, files...)...)
+	e.down.SetAuthenticationConfig(filepath.Join(e.out, "downstream", "down", "apiserver", "authentication-config.yaml"))
+	e.down.Start()
+	// Fills the built-in admin/edit/view roles the generated RBAC binds to.
+	e.down.StartControllerManager()
+
+	// The init container's job: install the plugin where the Secrets expect
+	// it, into the (emptyDir) volume mounted there.
+	must(t, os.MkdirAll(e.pluginDir, 0o755))
+	run(t, plugin(t), "install", "--to", e.pluginDir)
+
+	// The downstream's side: namespaces, then the generated RBAC.
+	e.downAdmin = adminClient(t, e.down)
+	for _, ns := range []string{allowedNS, otherNS} {
+		_, err := e.downAdmin.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{})
+		must(t, err)
+	}
+	applyRBAC(t, e.downAdmin, filepath.Join(e.out, "downstream", "down"))
+	return e
+}
+
+// restConfig is what ArgoCD builds from the generated cluster Secret of
+// hub's federation, with its own code (util/db, RawRestConfig).
+func (e *env) restConfig(t *testing.T, hub string) *rest.Config {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(e.out, "upstream", hub, "cluster-down.yaml"))
+	must(t, err)
+	var s corev1.Secret
+	must(t, yaml.UnmarshalStrict(data, &s))
+	// The API server turns stringData into data; ArgoCD reads data.
+	s.Data = map[string][]byte{}
+	for k, v := range s.StringData {
+		s.Data[k] = []byte(v)
+	}
+	s.StringData = nil
+	cluster, err := db.SecretToCluster(&s)
+	must(t, err)
+	cfg, err := cluster.RawRestConfig()
+	must(t, err)
+	if cfg.ExecProvider == nil || cfg.BearerToken != "" {
+		t.Fatalf("ArgoCD's rest.Config is not exec-based: %+v", cfg)
+	}
+	return cfg
+}
+
+// kubelet writes a fresh token of hub's service account sa, with the
+// audience of the downstream, where the projected volume would hold it.
+func (e *env) kubelet(t *testing.T, hub *testenv.APIServer, sa, tokenFile string) string {
+	t.Helper()
+	tok, err := hub.RequestToken(context.Background(), argocdNS, sa, "down", 600)
+	must(t, err)
+	must(t, testenv.WriteTokenFile(tokenFile, tok))
+	return tok
+}
+
+func (e *env) testControllerIdentity(t *testing.T) {
+	ctx := context.Background()
+	e.kubelet(t, e.hubA, controllerSA, filepath.Join(e.tokenDir, "down"))
+	c, err := kubernetes.NewForConfig(e.restConfig(t, "hub-a"))
+	must(t, err)
+
+	want := "hub-a:system:serviceaccount:argocd:argocd-application-controller"
+	if got := whoami(t, c); got != want {
+		t.Fatalf("SelfSubjectReview username = %q, want %q", got, want)
+	}
+
+	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "federated"}, Data: map[string]string{"k": "v"}}
+	if _, err := c.CoreV1().ConfigMaps(allowedNS).Create(ctx, cm, metav1.CreateOptions{}); err != nil {
+		t.Fatalf("create ConfigMap in %s: %v", allowedNS, err)
+	}
+	must(t, c.CoreV1().ConfigMaps(allowedNS).Delete(ctx, cm.Name, metav1.DeleteOptions{}))
+	dep := deployment("federated")
+	if _, err := c.AppsV1().Deployments(allowedNS).Create(ctx, dep, metav1.CreateOptions{}); err != nil {
+		t.Fatalf("create Deployment in %s: %v", allowedNS, err)
+	}
+	must(t, c.AppsV1().Deployments(allowedNS).Delete(ctx, dep.Name, metav1.DeleteOptions{}))
+
+	_, err = c.CoreV1().ConfigMaps(otherNS).Create(ctx, cm, metav1.CreateOptions{})
+	assertForbidden(t, "create ConfigMap in "+otherNS, err)
+	_, err = c.AppsV1().Deployments(otherNS).List(ctx, metav1.ListOptions{})
+	assertForbidden(t, "list Deployments in "+otherNS, err)
+	_, err = c.CoreV1().Namespaces().List(ctx, metav1.ListOptions{})
+	assertForbidden(t, "list Namespaces (cluster-wide)", err)
+	_, err = c.RbacV1().ClusterRoles().Create(ctx, &rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: "escalate"}}, metav1.CreateOptions{})
+	assertForbidden(t, "create ClusterRole", err)
+}
+
+func (e *env) testServerIdentity(t *testing.T) {
+	// argocd-server's pod: the same Secret, its own token in its own volume.
+	serverTokens := filepath.Join(e.dir, "server-pod", "tokens", "down")
+	e.kubelet(t, e.hubA, serverSA, serverTokens)
+	cfg := e.restConfig(t, "hub-a")
+	cfg.ExecProvider.Args = replaceArg(t, cfg.ExecProvider.Args, "--file", serverTokens)
+	c, err := kubernetes.NewForConfig(cfg)
+	must(t, err)
+
+	if got, want := whoami(t, c), "hub-a:system:serviceaccount:argocd:argocd-server"; got != want {
+		t.Fatalf("SelfSubjectReview username = %q, want %q", got, want)
+	}
+	for _, tc := range []struct {
+		attrs authzv1.ResourceAttributes
+		want  bool
+	}{
+		{authzv1.ResourceAttributes{Namespace: allowedNS, Verb: "list", Resource: "pods"}, true},
+		{authzv1.ResourceAttributes{Namespace: allowedNS, Verb: "get", Resource: "pods", Subresource: "log"}, true},
+		{authzv1.ResourceAttributes{Namespace: allowedNS, Verb: "watch", Group: "apps", Resource: "deployments"}, true},
+		{authzv1.ResourceAttributes{Namespace: allowedNS, Verb: "list", Resource: "events"}, true},
+		{authzv1.ResourceAttributes{Namespace: allowedNS, Verb: "create", Group: "apps", Resource: "deployments"}, false},
+		{authzv1.ResourceAttributes{Namespace: allowedNS, Verb: "delete", Resource: "pods"}, false},
+		{authzv1.ResourceAttributes{Namespace: allowedNS, Verb: "get", Resource: "secrets"}, false},
+		{authzv1.ResourceAttributes{Namespace: otherNS, Verb: "list", Resource: "pods"}, false},
+		{authzv1.ResourceAttributes{Verb: "list", Resource: "nodes"}, false},
+	} {
+		r, err := c.AuthorizationV1().SelfSubjectAccessReviews().Create(context.Background(),
+			&authzv1.SelfSubjectAccessReview{Spec: authzv1.SelfSubjectAccessReviewSpec{ResourceAttributes: &tc.attrs}}, metav1.CreateOptions{})
+		must(t, err)
+		if r.Status.Allowed != tc.want {
+			t.Errorf("server may %s %s/%s in %q: allowed=%v, want %v", tc.attrs.Verb, tc.attrs.Resource, tc.attrs.Subresource, tc.attrs.Namespace, r.Status.Allowed, tc.want)
+		}
+	}
+}
+
+func (e *env) testRefusals(t *testing.T) {
+	ctx := context.Background()
+	bearer := func(tok string) *kubernetes.Clientset {
+		cfg := &rest.Config{Host: e.down.URL, BearerToken: tok, TLSClientConfig: rest.TLSClientConfig{CAData: e.down.CAPEM}}
+		c, err := kubernetes.NewForConfig(cfg)
+		must(t, err)
+		return c
+	}
+	mint := func(hub *testenv.APIServer, sa, aud string) string {
+		tok, err := hub.RequestToken(ctx, argocdNS, sa, aud, 600)
+		must(t, err)
+		return tok
+	}
+
+	t.Run("OtherAudience", func(t *testing.T) {
+		_, err := bearer(mint(e.hubA, controllerSA, "somewhere-else")).CoreV1().ConfigMaps(allowedNS).List(ctx, metav1.ListOptions{})
+		assertUnauthorized(t, err)
+	})
+	t.Run("TamperedSignature", func(t *testing.T) {
+		tok := mint(e.hubA, controllerSA, "down")
+		i := strings.LastIndexByte(tok, '.') + 5
+		flipped := map[byte]byte{'A': 'B'}[tok[i]]
+		if flipped == 0 {
+			flipped = 'A'
+		}
+		tampered := tok[:i] + string(flipped) + tok[i+1:]
+		_, err := bearer(tampered).CoreV1().ConfigMaps(allowedNS).List(ctx, metav1.ListOptions{})
+		assertUnauthorized(t, err)
+	})
+	t.Run("ServiceAccountWithoutRBAC", func(t *testing.T) {
+		c := bearer(mint(e.hubA, unprivilegedSA, "down"))
+		if got, want := whoami(t, c), "hub-a:system:serviceaccount:argocd:unprivileged"; got != want {
+			t.Fatalf("authenticated as %q, want %q", got, want)
+		}
+		_, err := c.CoreV1().ConfigMaps(allowedNS).List(ctx, metav1.ListOptions{})
+		assertForbidden(t, "list ConfigMaps without RBAC", err)
+	})
+	t.Run("UntrustedIssuer", func(t *testing.T) {
+		_, err := bearer(mint(e.hubC, controllerSA, "down")).CoreV1().ConfigMaps(allowedNS).List(ctx, metav1.ListOptions{})
+		assertUnauthorized(t, err)
+	})
+}
+
+// testRotation replaces the token file with freshly minted tokens while one
+// client keeps sending requests: none may be refused, and the client must
+// pick the new tokens up (the plugin runs again).
+func (e *env) testRotation(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	tokenFile := filepath.Join(e.dir, "rotation", "down")
+	e.kubelet(t, e.hubA, controllerSA, tokenFile)
+
+	cfg := e.restConfig(t, "hub-a")
+	cfg.ExecProvider.Args = replaceArg(t, cfg.ExecProvider.Args, "--file", tokenFile)
+	// Tokens from TokenRequest live at least 10 minutes; a skew of all but
+	// 3 s of that brings the plugin's expiry (exp - skew) within seconds, as
+	// the rotation point of a short-lived token would, and a 2 s poll
+	// interval stands for the 30 s one while the file is not yet replaced.
+	cfg.ExecProvider.Args = append(cfg.ExecProvider.Args, "--skew", "597s", "--poll-interval", "2s")
+	// Count the plugin's runs with a wrapper around it.
+	runs := filepath.Join(e.dir, "rotation", "runs")
+	wrapper := filepath.Join(e.dir, "rotation", "plugin")
+	must(t, os.WriteFile(wrapper, []byte("#!/bin/sh\necho run >> "+runs+"\nexec "+cfg.ExecProvider.Command+" \"$@\"\n"), 0o755))
+	cfg.ExecProvider.Command = wrapper
+	c, err := kubernetes.NewForConfig(cfg)
+	must(t, err)
+
+	var requests, refused atomic.Int64
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			_, err := c.CoreV1().ConfigMaps(allowedNS).List(ctx, metav1.ListOptions{})
+			requests.Add(1)
+			if err != nil {
+				refused.Add(1)
+				t.Errorf("request %d refused: %v", requests.Load(), err)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}()
+	tokens := map[string]bool{}
+	for range 4 {
+		time.Sleep(4 * time.Second)
+		tokens[e.kubelet(t, e.hubA, controllerSA, tokenFile)] = true
+	}
+	time.Sleep(4 * time.Second)
+	close(stop)
+	<-done
+	data, _ := os.ReadFile(runs)
+	n := strings.Count(string(data), "run")
+	t.Logf("%d requests through 4 token rotations, %d refused, plugin ran %d times", requests.Load(), refused.Load(), n)
+	if n < 4 {
+		t.Errorf("the plugin ran %d times in %d rotations: client-go did not pick up the new tokens", n, len(tokens))
+	}
+}
+
+func (e *env) testMultiHub(t *testing.T) {
+	ctx := context.Background()
+	tokenFile := filepath.Join(e.dir, "hub-b-pod", "tokens", "down")
+	e.kubelet(t, e.hubB, controllerSA, tokenFile)
+	cfg := e.restConfig(t, "hub-b")
+	cfg.ExecProvider.Args = replaceArg(t, cfg.ExecProvider.Args, "--file", tokenFile)
+	c, err := kubernetes.NewForConfig(cfg)
+	must(t, err)
+	if got, want := whoami(t, c), "hub-b:system:serviceaccount:argocd:argocd-application-controller"; got != want {
+		t.Fatalf("hub-b's controller is %q, want %q", got, want)
+	}
+	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "from-hub-b"}}
+	if _, err := c.CoreV1().ConfigMaps(allowedNS).Create(ctx, cm, metav1.CreateOptions{}); err != nil {
+		t.Fatalf("hub-b's controller cannot create in %s: %v", allowedNS, err)
+	}
+	// And hub-a still works beside it.
+	e.kubelet(t, e.hubA, controllerSA, filepath.Join(e.tokenDir, "down"))
+	a, err := kubernetes.NewForConfig(e.restConfig(t, "hub-a"))
+	must(t, err)
+	if got, want := whoami(t, a), "hub-a:system:serviceaccount:argocd:argocd-application-controller"; got != want {
+		t.Fatalf("hub-a's controller is %q, want %q", got, want)
+	}
+}
+
+func whoami(t *testing.T, c *kubernetes.Clientset) string {
+	t.Helper()
+	r, err := c.AuthenticationV1().SelfSubjectReviews().Create(context.Background(), &authnv1.SelfSubjectReview{}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatalf("SelfSubjectReview: %v", err)
+	}
+	return r.Status.UserInfo.Username
+}
+
+func assertForbidden(t *testing.T, what string, err error) {
+	t.Helper()
+	if !apierrors.IsForbidden(err) {
+		t.Errorf("%s: want 403 Forbidden, got %v", what, err)
+	}
+}
+
+func assertUnauthorized(t *testing.T, err error) {
+	t.Helper()
+	if !apierrors.IsUnauthorized(err) {
+		t.Errorf("want 401 Unauthorized, got %v", err)
+	}
+}
+
+func replaceArg(t *testing.T, args []string, flag, value string) []string {
+	t.Helper()
+	out := append([]string(nil), args...)
+	for i := range out {
+		if out[i] == flag && i+1 < len(out) {
+			out[i+1] = value
+			return out
+		}
+	}
+	t.Fatalf("no %s in %q", flag, args)
+	return nil
+}
+
+func deployment(name string) *appsv1.Deployment {
+	labels := map[string]string{"app": name}
+	return &appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		Spec: appsv1.DeploymentSpec{
+			Selector: &metav1.LabelSelector{MatchLabels: labels},
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: labels},
+				Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "example.invalid/app:1"}}},
+			},
+		},
+	}
+}
+
+func adminClient(t *testing.T, a *testenv.APIServer) *kubernetes.Clientset {
+	t.Helper()
+	cfg, err := clientcmd.BuildConfigFromFlags("", a.Kubeconfig)
+	must(t, err)
+	c, err := kubernetes.NewForConfig(cfg)
+	must(t, err)
+	return c
+}
+
+// applyRBAC creates the RBAC objects of a generated downstream directory
+// (every YAML file its kustomization lists).
+func applyRBAC(t *testing.T, c *kubernetes.Clientset, dir string) {
+	t.Helper()
+	ctx := context.Background()
+	var k struct {
+		Resources []string `json:"resources"`
+	}
+	data, err := os.ReadFile(filepath.Join(dir, "kustomization.yaml"))
+	must(t, err)
+	must(t, yaml.Unmarshal(data, &k))
+	for _, file := range k.Resources {
+		data, err := os.ReadFile(filepath.Join(dir, file))
+		must(t, err)
+		for _, doc := range strings.Split(string(data), "\n---\n") {
+			var meta metav1.TypeMeta
+			must(t, yaml.Unmarshal([]byte(doc), &meta))
+			switch meta.Kind {
+			case "ClusterRole":
+				var o rbacv1.ClusterRole
+				must(t, yaml.UnmarshalStrict([]byte(doc), &o))
+				_, err = c.RbacV1().ClusterRoles().Create(ctx, &o, metav1.CreateOptions{})
+			case "ClusterRoleBinding":
+				var o rbacv1.ClusterRoleBinding
+				must(t, yaml.UnmarshalStrict([]byte(doc), &o))
+				_, err = c.RbacV1().ClusterRoleBindings().Create(ctx, &o, metav1.CreateOptions{})
+			case "RoleBinding":
+				var o rbacv1.RoleBinding
+				must(t, yaml.UnmarshalStrict([]byte(doc), &o))
+				_, err = c.RbacV1().RoleBindings(o.Namespace).Create(ctx, &o, metav1.CreateOptions{})
+			default:
+				t.Fatalf("%s: unexpected kind %q in the downstream RBAC", file, meta.Kind)
+			}
+			if err != nil {
+				t.Fatalf("apply %s %s: %v", meta.Kind, file, err)
+			}
+		}
+	}
+}
+
+var (
+	cliPath, pluginPath string
+)
+
+// cli and plugin build the project's binaries once per test run.
+func cli(t *testing.T) string {
+	if cliPath == "" {
+		cliPath = build(t, "./cmd/argocd-k8s-federate")
+	}
+	return cliPath
+}
+
+func plugin(t *testing.T) string {
+	if pluginPath == "" {
+		pluginPath = build(t, "./cmd/argocd-k8s-federate-plugin")
+	}
+	return pluginPath
+}
+
+func build(t *testing.T, pkg string) string {
+	t.Helper()
+	root, err := testenv.RepoRoot()
+	must(t, err)
+	out := filepath.Join(t.TempDir(), filepath.Base(pkg))
+	cmd := exec.Command("go", "build", "-trimpath", "-o", out, pkg)
+	cmd.Dir = root
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build %s: %v\n%s", pkg, err, b)
+	}
+	return out
+}
+
+func run(t *testing.T, bin string, args ...string) {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("%s %s: %v\n%s", filepath.Base(bin), strings.Join(args, " "), err, b)
+	}
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
