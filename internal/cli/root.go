@@ -80,6 +80,8 @@ credential plugin (argocd-k8s-federate-plugin token-file) for every downstream.`
 		newTokenFileCommand(streams),
 		newInstallCommand(streams),
 		newVersionCommand(streams),
+		newDiscoveryCommand(streams),
+		newDoctorCommand(streams),
 	)
 	return cmd
 }

@@ -79,47 +79,29 @@ func presetRoleName(preset string) string { return "argocd-k8s-federate:" + pres
 func rbacObjects(f *config.Federation, d *config.Downstream) []any {
 	u := f.Upstream.Name
 	var objs []any
-	type grant struct {
-		who  string
-		w    config.Workload
-		role config.Role
-	}
-	grants := []grant{
-		{"controller", f.Upstream.ArgoCD.Controller, d.Access.Controller},
-		{"server", f.Upstream.ArgoCD.Server, d.Access.Server},
-	}
-	for _, g := range grants {
-		name := "argocd-k8s-federate:" + u + ":" + g.who
-		ref := roleRef{APIGroup: rbacGroup, Kind: "ClusterRole"}
-		switch {
-		case g.role.Preset != "":
-			ref.Name = presetRoleName(g.role.Preset)
-		case g.role.ClusterRole != "":
-			ref.Name = g.role.ClusterRole
-		default:
-			ref.Name = name
+	for _, g := range Grants(f, d) {
+		ref := roleRef{APIGroup: rbacGroup, Kind: "ClusterRole", Name: g.RoleName}
+		if len(g.Role.Rules) > 0 {
 			objs = append(objs, clusterRole{
 				typeMeta: typeMeta{APIVersion: rbacGroup + "/v1", Kind: "ClusterRole"},
-				Metadata: objectMeta{Name: name, Labels: labels(u, nil)},
-				Rules:    g.role.Rules,
+				Metadata: objectMeta{Name: g.RoleName, Labels: labels(u, nil)},
+				Rules:    g.Role.Rules,
 			})
 		}
-		subjects := []subject{{APIGroup: rbacGroup, Kind: "User", Name: f.User(d, g.w)}}
-		if d.Access.ClusterWide {
+		subjects := []subject{{APIGroup: rbacGroup, Kind: "User", Name: g.User}}
+		if g.ClusterWide {
 			objs = append(objs, binding{
 				typeMeta: typeMeta{APIVersion: rbacGroup + "/v1", Kind: "ClusterRoleBinding"},
-				Metadata: objectMeta{Name: name, Labels: labels(u, nil)},
+				Metadata: objectMeta{Name: g.BindingName, Labels: labels(u, nil)},
 				RoleRef:  ref,
 				Subjects: subjects,
 			})
 			continue
 		}
-		ns := append([]string(nil), d.Access.Namespaces...)
-		sort.Strings(ns)
-		for _, n := range ns {
+		for _, n := range g.Namespaces {
 			objs = append(objs, binding{
 				typeMeta: typeMeta{APIVersion: rbacGroup + "/v1", Kind: "RoleBinding"},
-				Metadata: objectMeta{Name: name, Namespace: n, Labels: labels(u, nil)},
+				Metadata: objectMeta{Name: g.BindingName, Namespace: n, Labels: labels(u, nil)},
 				RoleRef:  ref,
 				Subjects: subjects,
 			})

@@ -1,0 +1,186 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/argocd-k8s-federate/argocd-k8s-federate/internal/config"
+	"github.com/argocd-k8s-federate/argocd-k8s-federate/internal/doctor"
+)
+
+// maxSecretBytes caps a cluster Secret file.
+const maxSecretBytes = 1 << 20
+
+// DoctorOptions are the inputs of doctor.
+type DoctorOptions struct {
+	IOStreams
+	Filename   string
+	Downstream string
+	Secret     string
+	TokenFile  string
+	Output     string
+}
+
+func newDoctorCommand(streams IOStreams) *cobra.Command {
+	o := &DoctorOptions{IOStreams: streams, Output: outputText}
+	cmd := &cobra.Command{
+		Use:   "doctor (-f FEDERATION.yaml [--downstream NAME] | --secret FILE) [--token-file PATH] [-o json]",
+		Short: "Diagnose one downstream from where ArgoCD runs: token, discovery, authentication, RBAC, cluster Secret",
+		Long: `doctor checks, from inside (or beside) an ArgoCD pod, everything one downstream needs,
+and prints one line per check with pass, fail or skip, and under each failure the fix:
+
+  token-file       the projected token file exists and holds a service-account token
+  token-expiry     it is not expired, not about to, and the kubelet keeps refreshing it
+  token-audience   its aud is the downstream's audience (the right volume is mounted)
+  token-issuer     its iss is the upstream issuer the downstream trusts
+  token-subject    it is the application controller's or the server's service account
+  discovery        the issuer's discovery (or its published copy) is readable with the
+                   config's CA and names the same issuer
+  discovery-keys   its keys include the key that signed the token, and the signature verifies
+  downstream-tls   the downstream API server's certificate verifies with the configured CA
+  downstream-auth  the downstream accepts the token (SelfSubjectReview)
+  username         it maps the token to the prefixed user the config's RBAC binds
+  rbac             every permission the config promises is allowed
+                   (SelfSubjectAccessReview), per namespace
+  cluster-secret   the ArgoCD cluster Secret (--secret) is what the config yields: its
+                   namespaces match the RBAC, and server, CA and plugin arguments
+
+Give the federation config and the downstream's name (the token file is then the one
+the generated pods mount; --token-file overrides it), or only the cluster Secret (then
+checks that need the config are skipped), or both. Checks that depend on a failed one
+are skipped. The token is never printed.
+
+Exit code 0 when no check fails, 1 otherwise. -o json prints the report as one object:
+{"downstream", "server", "upstream", "tokenFile", "checks": [{"check", "status",
+"scope", "message", "fix", "details"}], "passed", "failed", "skipped", "ok"}.`,
+		Example: `  # In the application controller's pod (the token at its mounted path)
+  argocd-k8s-federate doctor -f federation.yaml --downstream prod-eu
+
+  # Beside it, with a token of the controller's service account
+  kubectl -n argocd create token argocd-application-controller --audience prod-eu > token
+  argocd-k8s-federate doctor -f federation.yaml --downstream prod-eu --token-file token
+
+  # With the Secret ArgoCD really uses
+  kubectl -n argocd get secret cluster-prod-eu -o yaml | \
+    argocd-k8s-federate doctor -f federation.yaml --secret - --token-file token`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := o.Validate(); err != nil {
+				return err
+			}
+			return o.Run(cmd.Context())
+		},
+	}
+	cmd.Flags().StringVarP(&o.Filename, "filename", "f", "", "federation config")
+	cmd.Flags().StringVar(&o.Downstream, "downstream", "", "name of the downstream to diagnose (default: the config's only one, or the --secret's)")
+	cmd.Flags().StringVar(&o.Secret, "secret", "", `ArgoCD cluster Secret of the downstream, as YAML or JSON ("-" for stdin)`)
+	cmd.Flags().StringVar(&o.TokenFile, "token-file", "", "token to use instead of the one the config or Secret names (e.g. from kubectl create token)")
+	cmd.Flags().StringVarP(&o.Output, "output", "o", outputText, "output format: text or json")
+	return cmd
+}
+
+// Validate checks the flags.
+func (o *DoctorOptions) Validate() error {
+	var problems []string
+	if o.Filename == "" && o.Secret == "" {
+		problems = append(problems, "give the federation config (-f FILE, with --downstream NAME) or the cluster Secret (--secret FILE), or both")
+	}
+	if o.Downstream != "" && o.Filename == "" {
+		problems = append(problems, "--downstream names a downstream of the federation config: give -f too")
+	}
+	if o.Output != outputText && o.Output != outputJSON {
+		problems = append(problems, fmt.Sprintf("--output (-o) is %q: text or json", o.Output))
+	}
+	return joinProblems(problems)
+}
+
+// Run builds the target, runs the checks and prints the report.
+func (o *DoctorOptions) Run(ctx context.Context) error {
+	t, err := o.target()
+	if err != nil {
+		return err
+	}
+	rep := doctor.Run(ctx, t, doctor.NewEnv())
+	if o.Output == outputJSON {
+		err = writeJSON(o.Out, rep)
+	} else {
+		err = rep.WriteText(o.Out)
+	}
+	if err != nil {
+		return err
+	}
+	if !rep.OK {
+		var failed []string
+		for _, c := range rep.Checks {
+			if c.Status == doctor.Fail && (len(failed) == 0 || failed[len(failed)-1] != c.Check) {
+				failed = append(failed, c.Check)
+			}
+		}
+		return &exitError{code: 1, err: fmt.Errorf("downstream %s: %d check(s) failed: %s", rep.Downstream, rep.Failed, strings.Join(failed, ", "))}
+	}
+	return nil
+}
+
+func (o *DoctorOptions) target() (*doctor.Target, error) {
+	var secret *doctor.ClusterSecret
+	if o.Secret != "" {
+		var data []byte
+		var err error
+		source := o.Secret
+		if o.Secret == "-" {
+			source = "(stdin)"
+			data, err = io.ReadAll(io.LimitReader(o.In, maxSecretBytes))
+		} else {
+			data, err = readLimited(o.Secret, maxSecretBytes)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read --secret: %w", err)
+		}
+		if secret, err = doctor.ParseClusterSecret(data, source); err != nil {
+			return nil, err
+		}
+	}
+	var t *doctor.Target
+	if o.Filename == "" {
+		t = doctor.FromSecret(secret)
+	} else {
+		f, err := config.Load(o.Filename)
+		if err != nil {
+			return nil, err
+		}
+		name := o.Downstream
+		if name == "" && secret != nil {
+			name = secret.ClusterName
+		}
+		d, err := pickDownstream(f, name)
+		if err != nil {
+			return nil, err
+		}
+		t = doctor.FromConfig(f, d)
+		t.Secret = secret
+	}
+	if o.TokenFile != "" {
+		t.TokenFile = o.TokenFile
+	}
+	return t, nil
+}
+
+// pickDownstream finds the downstream called name, or the only one.
+func pickDownstream(f *config.Federation, name string) (*config.Downstream, error) {
+	var names []string
+	for i := range f.Downstreams {
+		d := &f.Downstreams[i]
+		if d.Name == name || (name == "" && len(f.Downstreams) == 1) {
+			return d, nil
+		}
+		names = append(names, d.Name)
+	}
+	if name == "" {
+		return nil, fmt.Errorf("%s has %d downstreams: choose one with --downstream (%s)", f.Source, len(names), strings.Join(names, ", "))
+	}
+	return nil, fmt.Errorf("%s has no downstream %q; its downstreams are: %s", f.Source, name, strings.Join(names, ", "))
+}

@@ -1,0 +1,88 @@
+package discovery
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Comparison is the published copy measured against the live discovery:
+// what `discovery check` prints (its JSON form is stable, for monitoring).
+type Comparison struct {
+	// BaseURL is the published location; DocumentURL and KeysURL are what
+	// a downstream reads there (KeysURL is the document's jwks_uri).
+	BaseURL     string `json:"baseURL"`
+	DocumentURL string `json:"documentURL"`
+	KeysURL     string `json:"keysURL"`
+	// Issuer is the live issuer; PublishedIssuer the published document's.
+	Issuer          string `json:"issuer"`
+	PublishedIssuer string `json:"publishedIssuer"`
+	// LiveKeyIDs and PublishedKeyIDs are the key ids on each side, sorted.
+	LiveKeyIDs      []string `json:"liveKeyIDs"`
+	PublishedKeyIDs []string `json:"publishedKeyIDs"`
+	// MissingKeyIDs are live keys the copy lacks: every token the upstream
+	// signs with them is refused by the downstreams reading the copy.
+	MissingKeyIDs []string `json:"missingKeyIDs"`
+	// ChangedKeyIDs are key ids whose key differs between the two sides.
+	ChangedKeyIDs []string `json:"changedKeyIDs"`
+	// ExtraKeyIDs are published keys the upstream no longer has: harmless
+	// for federation, dropped by the next publish.
+	ExtraKeyIDs []string `json:"extraKeyIDs"`
+	// Problems say why the copy is not in sync (empty when it is).
+	Problems []string `json:"problems"`
+	// Warnings do not make the copy fail.
+	Warnings []string `json:"warnings"`
+	InSync   bool     `json:"inSync"`
+	// Error is set when the check could not run (then nothing else is
+	// meaningful); Compare never sets it.
+	Error string `json:"error,omitempty"`
+}
+
+// Compare measures the published copy (read as a downstream reads it) at
+// baseURL against the live discovery.
+func Compare(live, published *Snapshot, baseURL string) *Comparison {
+	c := &Comparison{
+		BaseURL:         baseURL,
+		DocumentURL:     published.DocumentURL,
+		KeysURL:         published.KeysURL,
+		Issuer:          live.Document.Issuer,
+		PublishedIssuer: published.Document.Issuer,
+		LiveKeyIDs:      live.Keys.IDs(),
+		PublishedKeyIDs: published.Keys.IDs(),
+		MissingKeyIDs:   []string{},
+		ChangedKeyIDs:   []string{},
+		ExtraKeyIDs:     []string{},
+		Problems:        []string{},
+		Warnings:        []string{},
+	}
+	if c.PublishedIssuer != c.Issuer {
+		c.Problems = append(c.Problems, fmt.Sprintf("the published document says issuer %q but the upstream's issuer is %q: downstreams refuse the copy (the issuer changed, or this is another cluster's copy)", c.PublishedIssuer, c.Issuer))
+	}
+	for _, k := range live.Keys.Keys {
+		p, ok := published.Keys.Lookup(k.Name())
+		switch {
+		case !ok:
+			c.MissingKeyIDs = append(c.MissingKeyIDs, k.Name())
+		case !p.Same(k):
+			c.ChangedKeyIDs = append(c.ChangedKeyIDs, k.Name())
+		}
+	}
+	for _, k := range published.Keys.Keys {
+		if _, ok := live.Keys.Lookup(k.Name()); !ok {
+			c.ExtraKeyIDs = append(c.ExtraKeyIDs, k.Name())
+		}
+	}
+	if n := len(c.MissingKeyIDs); n > 0 {
+		c.Problems = append(c.Problems, fmt.Sprintf("%s lacks %d live signing key(s) of the upstream: %s. The upstream rotated its keys; downstreams reading this copy refuse every token signed with them", c.KeysURL, n, strings.Join(c.MissingKeyIDs, ", ")))
+	}
+	if n := len(c.ChangedKeyIDs); n > 0 {
+		c.Problems = append(c.Problems, fmt.Sprintf("%s has other keys under the key id(s) %s than the upstream", c.KeysURL, strings.Join(c.ChangedKeyIDs, ", ")))
+	}
+	if n := len(c.ExtraKeyIDs); n > 0 {
+		c.Warnings = append(c.Warnings, fmt.Sprintf("%s still has %d key(s) the upstream no longer uses: %s (tokens signed with them stay acceptable downstream until they expire; the next publish drops them)", c.KeysURL, n, strings.Join(c.ExtraKeyIDs, ", ")))
+	}
+	if want := baseURL + KeysPath; published.Document.JWKSURI != want {
+		c.Warnings = append(c.Warnings, fmt.Sprintf("the published jwks_uri is %s, not %s: downstreams read the keys there", published.Document.JWKSURI, want))
+	}
+	c.InSync = len(c.Problems) == 0
+	return c
+}
