@@ -8,6 +8,7 @@
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
+ensure_commands jq
 
 ARGOCD_MODULE=github.com/argoproj/argo-cd/v2
 GIT_DAEMON_IMAGE="$PROJECT/git-daemon:$DEBIAN_SUITE"

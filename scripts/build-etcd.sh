@@ -5,6 +5,7 @@
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
+ensure_commands jq
 
 USAGE="usage: $(basename "$0") [-h]
 Builds etcd $ETCD_VERSION (go.etcd.io/etcd/server/v3) into

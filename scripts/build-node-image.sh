@@ -12,6 +12,7 @@
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
+ensure_commands jq
 
 IMAGE="$PROJECT/kind-node:$KUBERNETES_VERSION"
 USAGE="usage: $(basename "$0") [-h]

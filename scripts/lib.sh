@@ -113,6 +113,20 @@ with_lock() {
 	)
 }
 
+# ensure_commands CMD...: installs the Debian package of each missing command
+# (root, apt-get), so that a fresh machine or CI needs nothing installed by hand.
+ensure_commands() {
+	local missing=() c
+	for c in "$@"; do
+		command -v "$c" >/dev/null 2>&1 || missing+=("$c")
+	done
+	((${#missing[@]} == 0)) && return 0
+	((EUID == 0)) || die "missing ${missing[*]}: install the Debian package(s) of the same name"
+	log "installing ${missing[*]}"
+	apt-get update -qq >&2
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+}
+
 # The minor version of a vX.Y.Z version: v1.34.4 -> 34.
 minor_of() {
 	local v=${1#v}
