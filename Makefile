@@ -3,6 +3,7 @@
 #   make test    every test: unit, golden, oracles, integration on real API servers, manifests drift
 #   make bench   the plugin's start-up against the shell script and the floor; the generator at scale
 #   make lint    go vet and staticcheck
+#   make e2e     two kind clusters, ArgoCD in one deploying into the other (installs and starts Docker)
 SHELL := bash
 .SHELLFLAGS := -euo pipefail -c
 .DEFAULT_GOAL := build
@@ -47,6 +48,10 @@ test-integration: ## the federation on real kube-apiserver and etcd processes (b
 	$(GO) test -count=1 -run '^TestIntegration' ./... && \
 	(cd e2e && $(GO) test -count=1 ./integration/...) && \
 	echo "integration tests: $$(( $$(date +%s) - start ))s wall time"
+
+.PHONY: e2e
+e2e: ## end to end: ArgoCD in kind cluster "up" deploys into "down" through the federated identity (Docker, offline images)
+	scripts/e2e.sh
 
 .PHONY: manifests
 manifests: bin/argocd-k8s-federate ## regenerate manifests/ from examples/federation.yaml

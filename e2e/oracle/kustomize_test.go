@@ -209,8 +209,20 @@ func TestKustomizeComponentOnArgoCDInstall(t *testing.T) {
 			})
 
 			t.Run("rest of install.yaml unchanged", func(t *testing.T) {
+				anyNamespaced := false
+				for _, c := range tc.clusters {
+					anyNamespaced = anyNamespaced || !c.clusterWide()
+				}
 				for id, doc := range base {
 					if id == (resourceID{"StatefulSet", argocdNamespace, controllerName}) || id == (resourceID{"Deployment", argocdNamespace, serverName}) {
+						continue
+					}
+					if id == (resourceID{"ConfigMap", argocdNamespace, "argocd-cm"}) && anyNamespaced {
+						// Namespaced downstreams need ArgoCD to skip the types
+						// RBAC does not let it list there.
+						if got := built[id]; !strings.Contains(string(got.yaml), "resource.respectRBAC: normal") {
+							t.Errorf("argocd-cm lacks resource.respectRBAC: normal although a downstream is namespaced:\n%s", got.yaml)
+						}
 						continue
 					}
 					got, ok := built[id]

@@ -456,6 +456,10 @@ func checkObject(t *testing.T, path string, obj runtime.Object) {
 		if !strings.HasPrefix(path, "upstream/") {
 			t.Errorf("workload patch in %s, outside upstream/", path)
 		}
+	case *corev1.ConfigMap:
+		if !strings.HasPrefix(path, "upstream/") || o.Name != "argocd-cm" || o.Data["resource.respectRBAC"] != "normal" {
+			t.Errorf("%s: unexpected ConfigMap %s %v", path, o.Name, o.Data)
+		}
 	default:
 		t.Errorf("%s: unexpected %T", path, obj)
 	}

@@ -27,6 +27,12 @@ func (t *Tree) upstream(f *config.Federation) error {
 		k.Patches = append(k.Patches, patch{Path: name})
 	}
 
+	if namespaced(f) {
+		name := "patch-configmap-argocd-cm.yaml"
+		t.add(dir+name, []byte(Header+respectRBACPatch))
+		k.Patches = append(k.Patches, patch{Path: name})
+	}
+
 	downstreams := append([]config.Downstream(nil), f.Downstreams...)
 	sort.Slice(downstreams, func(i, j int) bool { return downstreams[i].Name < downstreams[j].Name })
 	// One Secret per downstream, rendered in parallel, added in name order.
@@ -48,6 +54,32 @@ func (t *Tree) upstream(f *config.Federation) error {
 		k.Resources = append(k.Resources, downstreams[i].ArgoCD.SecretName+".yaml")
 	}
 	return t.addYAML(dir+"kustomization.yaml", k)
+}
+
+// respectRBACPatch makes ArgoCD skip the resource types it may not list. A
+// downstream granted by namespace (a RoleBinding to admin, say) does not let
+// the controller list every namespaced type there (podtemplates,
+// csistoragecapacities, events.k8s.io events are not in admin), and without
+// this ArgoCD fails to build its cache of the cluster and never syncs.
+const respectRBACPatch = `# Downstreams granted by namespace do not let ArgoCD list every resource type
+# there: with respectRBAC it skips those types instead of failing to build its
+# cluster cache. Set "strict" in your own patch after this Component if you prefer.
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: argocd-cm
+data:
+  resource.respectRBAC: normal
+`
+
+// namespaced reports whether any downstream is granted by namespace.
+func namespaced(f *config.Federation) bool {
+	for _, d := range f.Downstreams {
+		if !d.Access.ClusterWide {
+			return true
+		}
+	}
+	return false
 }
 
 // audiences are the distinct token audiences of a federation, sorted.
