@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# The end-to-end test (make e2e): ArgoCD in a kind cluster "up" deploys into a
+# kind cluster "down" through the federated identity, offline. Installs and
+# starts Docker, builds (or takes from the cache) every image the test needs,
+# then runs e2e/kind (go test -tags e2e). Safe to run again: nothing cached is
+# rebuilt, and the test replaces clusters left by an earlier run.
+set -euo pipefail
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "$0")/lib.sh"
+
+USAGE="usage: $(basename "$0") [-h]
+Runs the end-to-end test on two kind clusters (up, down): Docker (installed
+and started when needed, as root), the kind node image, the ArgoCD images,
+the plugin image argocd-k8s-federate-plugin:e2e, then
+  cd e2e && go test -tags e2e -run TestE2E -count=1 -timeout 60m -v ./kind/
+Environment: E2E_KEEP=1 keeps the clusters and the work directory;
+GO_TEST_FLAGS adds go test flags."
+usage_check "$USAGE" "$@"
+(($# == 0)) || die "no arguments expected
+$USAGE"
+
+PLUGIN_IMAGE=argocd-k8s-federate-plugin:e2e
+
+docker_ready() {
+	docker info >/dev/null 2>&1 && [[ "$(docker info -f '{{.DefaultRuntime}}' 2>/dev/null)" == "$PROJECT" ]]
+}
+
+ensure_docker() {
+	if ((EUID == 0)); then
+		"$SCRIPTS_DIR/install-docker.sh"
+	elif docker_ready; then
+		log "Docker runs with the $PROJECT runtime (not root: install-docker.sh skipped)"
+	else
+		die "Docker is not running with the $PROJECT runtime: run scripts/install-docker.sh as root"
+	fi
+}
+
+kubectl_bin() {
+	local bin
+	bin=$("$SCRIPTS_DIR/build-kubernetes.sh" kubectl | tail -n 1)
+	KUBECTL="$bin/kubectl"
+}
+
+# make image rebuilds the plugin (stamped with VERSION=e2e and the commit);
+# the image it replaces is removed rather than left dangling.
+plugin_image() {
+	local old
+	old=$(image_id "$PLUGIN_IMAGE")
+	make -C "$REPO_ROOT" --no-print-directory image VERSION="${PLUGIN_IMAGE#*:}" >&2
+	docker_image_exists "$PLUGIN_IMAGE" || die "make image did not produce $PLUGIN_IMAGE"
+	drop_replaced "$old" "$PLUGIN_IMAGE"
+}
+
+workload_image() {
+	WORKLOAD_IMAGE=$(debian_base_image | tail -n 1)
+}
+
+run_test() {
+	cd "$REPO_ROOT/e2e"
+	# -count=1: a passing run must never be a cached result.
+	# shellcheck disable=SC2086 # GO_TEST_FLAGS is a list of flags
+	KUBECTL=$KUBECTL E2E_PLUGIN_IMAGE=$PLUGIN_IMAGE E2E_WORKLOAD_IMAGE=$WORKLOAD_IMAGE \
+		go test -tags e2e -run TestE2E -count=1 -timeout 60m -v ${GO_TEST_FLAGS:-} ./kind/
+}
+
+step "Docker" ensure_docker
+require_docker
+step "kubectl" kubectl_bin
+step "kind node image" "$SCRIPTS_DIR/build-node-image.sh" >/dev/null
+step "ArgoCD images" "$SCRIPTS_DIR/build-argocd-images.sh" >/dev/null
+step "plugin image $PLUGIN_IMAGE" plugin_image
+step "workload image" workload_image
+step "e2e test (go test -tags e2e ./kind/)" run_test
