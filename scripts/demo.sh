@@ -49,7 +49,7 @@ cat "$OUT/argocd/kustomization.yaml"
 "$KUSTOMIZE" build "$OUT/argocd" >"$OUT/argocd-build.yaml"
 echo "# kustomize build $OUT/argocd: $(grep -c '^kind:' "$OUT/argocd-build.yaml") objects in $OUT/argocd-build.yaml; the ones the Component changed or added:"
 awk -v RS='\n---\n' '
-	/\nkind: StatefulSet\n/ || (/\nkind: Deployment\n/ && /\n  name: argocd-server\n/) || /argocd.argoproj.io\/secret-type: cluster/ { print "---"; print }
+	/\nkind: StatefulSet\n/ || (/\nkind: Deployment\n/ && /\n  name: argocd-server\n/) || (/\nkind: ConfigMap\n/ && /\n  name: argocd-cm\n/) || /argocd.argoproj.io\/secret-type: cluster/ { print "---"; print }
 ' "$OUT/argocd-build.yaml"
 
 section "Done"
