@@ -81,6 +81,14 @@ lint: $(TOOLS)/staticcheck-$(STATICCHECK_VERSION) ## go vet, staticcheck, gofmt
 image: bin/argocd-k8s-federate-plugin ## the plugin image (FROM scratch; offline, classic builder)
 	DOCKER_BUILDKIT=0 docker build -t argocd-k8s-federate-plugin:$(VERSION) .
 
+# The CLI image carries the building machine's CA bundle (Debian: ca-certificates).
+CA_BUNDLE ?= /etc/ssl/certs/ca-certificates.crt
+.PHONY: image-cli
+image-cli: bin/argocd-k8s-federate ## the CLI image, for the CLI in a pod (FROM scratch, with a CA bundle)
+	@test -s $(CA_BUNDLE) || { echo "image-cli: no CA bundle at $(CA_BUNDLE): install ca-certificates or set CA_BUNDLE=FILE" >&2; exit 1; }
+	cp $(CA_BUNDLE) bin/ca-certificates.crt
+	DOCKER_BUILDKIT=0 docker build -f cli.Dockerfile -t argocd-k8s-federate:$(VERSION) .
+
 # Tools are installed from the module proxy into the cache, keyed by version.
 $(TOOLS)/staticcheck-$(STATICCHECK_VERSION):
 	mkdir -p $(TOOLS)
