@@ -11,7 +11,8 @@ set -euo pipefail
 USAGE="usage: $(basename "$0") [-h]
 Runs the end-to-end test on two kind clusters (up, down): Docker (installed
 and started when needed, as root), the kind node image, the ArgoCD images,
-the plugin image argocd-k8s-federate-plugin:e2e, then
+the plugin image argocd-k8s-federate-plugin:e2e, the CLI image
+argocd-k8s-federate:e2e, then
   cd e2e && go test -tags e2e -run TestE2E -count=1 -timeout 60m -v ./kind/
 Environment: E2E_KEEP=1 keeps the clusters and the work directory;
 GO_TEST_FLAGS adds go test flags."
@@ -20,6 +21,7 @@ usage_check "$USAGE" "$@"
 $USAGE"
 
 PLUGIN_IMAGE=argocd-k8s-federate-plugin:e2e
+CLI_IMAGE=argocd-k8s-federate:e2e
 
 docker_ready() {
 	docker info >/dev/null 2>&1 && [[ "$(docker info -f '{{.DefaultRuntime}}' 2>/dev/null)" == "$PROJECT" ]]
@@ -41,14 +43,15 @@ kubectl_bin() {
 	KUBECTL="$bin/kubectl"
 }
 
-# make image rebuilds the plugin (stamped with VERSION=e2e and the commit);
-# the image it replaces is removed rather than left dangling.
-plugin_image() {
-	local old
-	old=$(image_id "$PLUGIN_IMAGE")
-	make -C "$REPO_ROOT" --no-print-directory image VERSION="${PLUGIN_IMAGE#*:}" >&2
-	docker_image_exists "$PLUGIN_IMAGE" || die "make image did not produce $PLUGIN_IMAGE"
-	drop_replaced "$old" "$PLUGIN_IMAGE"
+# project_image TARGET IMAGE: make TARGET rebuilds the binary (stamped with
+# VERSION=e2e and the commit) and the image; the image it replaces is removed
+# rather than left dangling.
+project_image() {
+	local target=$1 image=$2 old
+	old=$(image_id "$image")
+	make -C "$REPO_ROOT" --no-print-directory "$target" VERSION="${image#*:}" >&2
+	docker_image_exists "$image" || die "make $target did not produce $image"
+	drop_replaced "$old" "$image"
 }
 
 workload_image() {
@@ -59,7 +62,7 @@ run_test() {
 	cd "$REPO_ROOT/e2e"
 	# -count=1: a passing run must never be a cached result.
 	# shellcheck disable=SC2086 # GO_TEST_FLAGS is a list of flags
-	KUBECTL=$KUBECTL E2E_PLUGIN_IMAGE=$PLUGIN_IMAGE E2E_WORKLOAD_IMAGE=$WORKLOAD_IMAGE \
+	KUBECTL=$KUBECTL E2E_PLUGIN_IMAGE=$PLUGIN_IMAGE E2E_CLI_IMAGE=$CLI_IMAGE E2E_WORKLOAD_IMAGE=$WORKLOAD_IMAGE \
 		go test -tags e2e -run TestE2E -count=1 -timeout 60m -v ${GO_TEST_FLAGS:-} ./kind/
 }
 
@@ -68,6 +71,7 @@ require_docker
 step "kubectl" kubectl_bin
 step "kind node image" "$SCRIPTS_DIR/build-node-image.sh" >/dev/null
 step "ArgoCD images" "$SCRIPTS_DIR/build-argocd-images.sh" >/dev/null
-step "plugin image $PLUGIN_IMAGE" plugin_image
+step "plugin image $PLUGIN_IMAGE" project_image image "$PLUGIN_IMAGE"
+step "CLI image $CLI_IMAGE" project_image image-cli "$CLI_IMAGE"
 step "workload image" workload_image
 step "e2e test (go test -tags e2e ./kind/)" run_test

@@ -3,8 +3,8 @@
 // "down", whose API server trusts up's service-account issuer through the
 // generated AuthenticationConfiguration. No secret is shared between them.
 //
-// The test needs Docker, the offline kind node image and the ArgoCD, plugin
-// and workload images; scripts/e2e.sh builds or finds them all and runs it:
+// The test needs Docker, the offline kind node image and the ArgoCD, plugin,
+// CLI and workload images; scripts/e2e.sh builds or finds them all and runs it:
 //
 //	scripts/e2e.sh
 //

@@ -51,9 +51,9 @@ const (
 // AuthenticationConfiguration and RBAC, and an Application synced across.
 //
 // Environment: E2E_KEEP=1 keeps the clusters and the work directory;
-// E2E_PLUGIN_IMAGE (default argocd-k8s-federate-plugin:e2e) and
-// E2E_WORKLOAD_IMAGE (default argocd-k8s-federate/debian:<DEBIAN_SUITE>)
-// name images that must exist in the local Docker; KUBECTL a kubectl binary
+// E2E_PLUGIN_IMAGE (default argocd-k8s-federate-plugin:e2e),
+// E2E_CLI_IMAGE (default argocd-k8s-federate:e2e) and E2E_WORKLOAD_IMAGE
+// (default argocd-k8s-federate/debian:<DEBIAN_SUITE>) name images that must exist in the local Docker; KUBECTL a kubectl binary
 // (else the pinned one is built or taken from the cache).
 func TestE2E(t *testing.T) {
 	e := newEnv(t)
@@ -75,6 +75,7 @@ func TestE2E(t *testing.T) {
 	e.step("NotGrantedNamespace", e.testNotGrantedNamespace)
 	e.step("LogsThroughArgoCDAPI", e.testLogsThroughArgoCDAPI)
 	e.step("NoDownstreamCredentialInUp", e.testNoDownstreamCredentialInUp)
+	e.step("DiscoveryCheckCronJob", e.testDiscoveryCheckCronJob)
 }
 
 // newEnv prepares the work directory and registers, in this order of

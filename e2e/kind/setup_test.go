@@ -45,6 +45,7 @@ type env struct {
 	versions              map[string]string
 	nodeImage             string
 	pluginImage           string
+	cliImage              string
 	workloadImage         string
 	gitDaemonImage        string
 	argocdModule          string // the argo-cd/v2 module's directory in the module cache
@@ -79,8 +80,9 @@ func (e *env) preflight() {
 	e.nodeImage = "argocd-k8s-federate/kind-node:" + k8s
 	e.gitDaemonImage = "argocd-k8s-federate/git-daemon:" + suite
 	e.pluginImage = envOr("E2E_PLUGIN_IMAGE", "argocd-k8s-federate-plugin:e2e")
+	e.cliImage = envOr("E2E_CLI_IMAGE", "argocd-k8s-federate:e2e")
 	e.workloadImage = envOr("E2E_WORKLOAD_IMAGE", "argocd-k8s-federate/debian:"+suite)
-	for _, img := range []string{e.nodeImage, e.gitDaemonImage, e.pluginImage, e.workloadImage} {
+	for _, img := range []string{e.nodeImage, e.gitDaemonImage, e.pluginImage, e.cliImage, e.workloadImage} {
 		e.requireImage(img)
 	}
 	e.kubectlBin = testenv.Binary(t, "kubectl")
@@ -309,7 +311,7 @@ func (e *env) nodeExec(clusterName string, name string, args ...string) string {
 
 // loadImages renders the ArgoCD kustomization, checks that nothing in it
 // would be pulled, and loads every image it names (ArgoCD, redis, the
-// plugin) plus the git daemon into up, and the workload image into down,
+// plugin) plus the git daemon and the CLI image into up, and the workload image into down,
 // with kind's own loader (ctr import of a docker save stream).
 func (e *env) loadImages() {
 	t := e.t
@@ -318,7 +320,7 @@ func (e *env) loadImages() {
 	if strings.Contains(rendered, "imagePullPolicy: Always") {
 		t.Fatalf("the ArgoCD kustomization still has imagePullPolicy: Always (install.yaml changed?): see %s", filepath.Join(e.work, "argocd"))
 	}
-	images := map[string]bool{e.gitDaemonImage: true}
+	images := map[string]bool{e.gitDaemonImage: true, e.cliImage: true}
 	for _, m := range regexp.MustCompile(`(?m)^\s*(?:-\s+)?image:\s*(\S+)\s*$`).FindAllStringSubmatch(rendered, -1) {
 		images[m[1]] = true
 	}
