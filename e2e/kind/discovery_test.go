@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/argocd-k8s-federate/argocd-k8s-federate/internal/discovery"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -67,16 +68,7 @@ func (e *env) testDiscoveryCheckCronJob(t *testing.T) {
 		t.Fatalf("up: the Job %s failed (exit 1 is the check's alert)\n%s", discoveryJob, diagnostics())
 	}
 
-	var report struct {
-		Issuer          string   `json:"issuer"`
-		PublishedIssuer string   `json:"publishedIssuer"`
-		LiveKeyIDs      []string `json:"liveKeyIDs"`
-		PublishedKeyIDs []string `json:"publishedKeyIDs"`
-		MissingKeyIDs   []string `json:"missingKeyIDs"`
-		Problems        []string `json:"problems"`
-		InSync          bool     `json:"inSync"`
-		Error           string   `json:"error"`
-	}
+	var report discovery.Comparison // what discovery check -o json prints
 	if err := json.Unmarshal([]byte(logs), &report); err != nil {
 		t.Fatalf("up: the Job's log is not the JSON object of discovery check -o json: %v\n%s", err, diagnostics())
 	}
