@@ -184,7 +184,7 @@ func (r *runner) authFix(err error) string {
 			return "the downstream cannot read the issuer's discovery: fix " + CheckDiscovery + " above"
 		}
 		where := "downstream/" + t.Name + "/apiserver/authentication-config.yaml from generate"
-		return fmt.Sprintf("the downstream API server does not accept tokens of issuer %s for audience %q: check that it runs with --authentication-config (%s; it must list this issuer) or the equivalent --oidc-* flags, that it reaches %s with the CA given there, and its log for \"oidc\" or \"jwt\" errors", t.Issuer, t.Audience, where, orDefault(t.DiscoveryURL, "the issuer's discovery"))
+		return fmt.Sprintf("the downstream API server does not accept tokens of issuer %s for audience %q: check that it runs with --authentication-config (%s; it must list this issuer) or the equivalent --oidc-* flags, that it reaches %s with the CA given there, that its claimValidationRules accept the token's sub %s (only ArgoCD's controller and server service accounts are generated), and its log for \"oidc\" or \"jwt\" errors", t.Issuer, t.Audience, where, orDefault(t.DiscoveryURL, "the issuer's discovery"), orDefault(r.sub, "(none)"))
 	case errors.Is(err, ErrNotFound):
 		return "the downstream has no authentication.k8s.io/v1 SelfSubjectReview (Kubernetes before 1.28): doctor needs 1.28 or later"
 	case isTLSError(err):

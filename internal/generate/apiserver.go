@@ -2,6 +2,7 @@ package generate
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/argocd-k8s-federate/argocd-k8s-federate/internal/config"
@@ -13,9 +14,37 @@ const AuthenticationConfigFile = "authentication-config.yaml"
 
 // reservedUsernames is the CEL rule every JWT authenticator gets: a mapped
 // username must never land in the system: namespace, whatever the prefix.
-var reservedUsernames = userValidationRule{
+var reservedUsernames = validationRule{
 	Expression: "!user.username.startsWith('system:')",
 	Message:    "usernames from federated service-account tokens must not start with system:",
+}
+
+// AcceptedSubjects are the sub claims a downstream accepts from the hub: the
+// service accounts of ArgoCD's controller and server, sorted. A token of any
+// other service account of the hub is refused at authentication (401), not
+// just left without RBAC, so it never even counts as system:authenticated.
+func AcceptedSubjects(u *config.Upstream) []string {
+	subs := []string{
+		"system:serviceaccount:" + u.ArgoCD.Namespace + ":" + u.ArgoCD.Controller.ServiceAccount,
+		"system:serviceaccount:" + u.ArgoCD.Namespace + ":" + u.ArgoCD.Server.ServiceAccount,
+	}
+	slices.Sort(subs)
+	return slices.Compact(subs)
+}
+
+// argoCDSubjects is the claimValidationRule that accepts only
+// AcceptedSubjects. The names are DNS labels and subdomains (validated), so
+// they need no escaping in a CEL string literal.
+func argoCDSubjects(u *config.Upstream) validationRule {
+	subs := AcceptedSubjects(u)
+	quoted := make([]string, len(subs))
+	for i, s := range subs {
+		quoted[i] = "'" + s + "'"
+	}
+	return validationRule{
+		Expression: "claims.sub in [" + strings.Join(quoted, ", ") + "]",
+		Message:    fmt.Sprintf("only ArgoCD's service accounts of hub %s may authenticate: %s", u.Name, strings.Join(subs, ", ")),
+	}
 }
 
 // apiServer renders the downstream API server's trust of every hub that
@@ -37,8 +66,9 @@ func (t *Tree) apiServer(dir, name string, entries []entry) error {
 				CertificateAuthority: u.PEM(),
 				Audiences:            []string{e.d.Audience},
 			},
-			ClaimMappings:       claimMappings{Username: prefixedClaim{Claim: "sub", Prefix: e.d.UsernamePrefix}},
-			UserValidationRules: []userValidationRule{reservedUsernames},
+			ClaimValidationRules: []validationRule{argoCDSubjects(u)},
+			ClaimMappings:        claimMappings{Username: prefixedClaim{Claim: "sub", Prefix: e.d.UsernamePrefix}},
+			UserValidationRules:  []validationRule{reservedUsernames},
 		})
 		if pem := u.PEM(); pem != "" {
 			t.add(dir+u.Name+"-ca.crt", []byte(pem))
@@ -77,6 +107,10 @@ Use authentication-config.yaml (Kubernetes 1.30 and later).`, u.DiscoveryURL)))
 NOTE: %d hubs deploy into this downstream; flags can trust only one of them.
 Use authentication-config.yaml to trust all of them.`, hubs)))
 	}
+	b.WriteString(comment(fmt.Sprintf(`
+Flags accept a token of ANY service account of hub %q for audience %q
+(with only what RBAC grants it); authentication-config.yaml accepts only
+%s.`, u.Name, d.Audience, strings.Join(AcceptedSubjects(u), " and "))))
 	flags := []string{
 		"--oidc-issuer-url=" + u.Issuer,
 		"--oidc-client-id=" + d.Audience,
@@ -133,9 +167,14 @@ func apiServerReadme(name, version string, entries []entry) string {
 	fmt.Fprintf(&b, "`--authentication-config=<path>` (for a static pod, also mount the file into it).\n")
 	b.WriteString("It cannot be combined with `--oidc-*` flags. If the API server already has an\n")
 	b.WriteString("AuthenticationConfiguration, add the `jwt` entries of this file to it.\n")
-	b.WriteString("The API server reloads the file when it changes.\n\n")
+	b.WriteString("The API server reloads the file when it changes.\n")
+	b.WriteString("Its `claimValidationRules` accept only ArgoCD's service accounts of each hub; a token\n")
+	b.WriteString("of any other service account there is refused (401).\n\n")
 	b.WriteString("## `--oidc-*` flags (older clusters, one hub only)\n\n")
 	b.WriteString("Add the flags of `oidc-flags-<hub>.txt` (and copy `<hub>-ca.crt` where they say).\n")
+	b.WriteString("Flags cannot restrict which service accounts of the hub authenticate: every one of\n")
+	b.WriteString("them with a token for this audience gets in, with only what RBAC grants its user\n")
+	b.WriteString("(and the group `system:authenticated`). The same holds for Gardener's resource below.\n")
 	if discovery {
 		b.WriteString("Not possible for a hub whose discovery document is published elsewhere (discoveryURL).\n")
 	}

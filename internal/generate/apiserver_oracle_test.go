@@ -13,6 +13,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -107,6 +108,9 @@ type wantAuthn struct {
 	version string
 	jwt     []apiserver.JWTAuthenticator
 	users   []string // the ArgoCD users the rules must let through
+	// subjects are, per issuer, the sub claims the claimValidationRules
+	// must accept; every other service account of that hub is refused.
+	subjects map[string][]string
 }
 
 func expectedAuthn(feds []*config.Federation) map[string]*wantAuthn {
@@ -117,7 +121,7 @@ func expectedAuthn(feds []*config.Federation) map[string]*wantAuthn {
 			d := &f.Downstreams[i]
 			w := want[d.Name]
 			if w == nil {
-				w = &wantAuthn{version: d.APIServer.AuthenticationConfigVersion}
+				w = &wantAuthn{version: d.APIServer.AuthenticationConfigVersion, subjects: map[string][]string{}}
 				want[d.Name] = w
 			}
 			prefix := d.UsernamePrefix
@@ -133,7 +137,9 @@ func expectedAuthn(feds []*config.Federation) map[string]*wantAuthn {
 				},
 			})
 			for _, sa := range []string{u.ArgoCD.Controller.ServiceAccount, u.ArgoCD.Server.ServiceAccount} {
-				w.users = append(w.users, prefix+"system:serviceaccount:"+u.ArgoCD.Namespace+":"+sa)
+				sub := "system:serviceaccount:" + u.ArgoCD.Namespace + ":" + sa
+				w.users = append(w.users, prefix+sub)
+				w.subjects[u.Issuer] = append(w.subjects[u.Issuer], sub)
 			}
 		}
 	}
@@ -188,12 +194,13 @@ func TestAPIServerAcceptsAuthenticationConfiguration(t *testing.T) {
 					}
 
 					byIssuer := cmpopts.SortSlices(func(a, b apiserver.JWTAuthenticator) bool { return a.Issuer.URL < b.Issuer.URL })
-					ignoreRules := cmpopts.IgnoreFields(apiserver.JWTAuthenticator{}, "UserValidationRules")
+					ignoreRules := cmpopts.IgnoreFields(apiserver.JWTAuthenticator{}, "UserValidationRules", "ClaimValidationRules")
 					if diff := cmp.Diff(w.jwt, cfg.JWT, byIssuer, ignoreRules, cmpopts.EquateEmpty()); diff != "" {
 						t.Errorf("JWT authenticators (-want +got):\n%s", diff)
 					}
 					for i, a := range cfg.JWT {
 						checkUserValidationRules(t, compiler, i, a, w.users)
+						checkClaimValidationRules(t, compiler, i, a, w.subjects[a.Issuer.URL])
 					}
 				})
 			}
@@ -500,5 +507,76 @@ func yamlDocuments(t *testing.T, data []byte) [][]byte {
 		if v != nil {
 			docs = append(docs, doc)
 		}
+	}
+}
+
+// checkClaimValidationRules evaluates an authenticator's claimValidationRules
+// with the API server's CEL mapper: tokens of ArgoCD's service accounts pass;
+// any other service account of the hub, the same names in another namespace,
+// and a token without sub are refused.
+func checkClaimValidationRules(t *testing.T, compiler authenticationcel.Compiler, i int, a apiserver.JWTAuthenticator, allowed []string) {
+	t.Helper()
+	if len(allowed) == 0 {
+		t.Fatalf("jwt[%d] (%s): no ArgoCD service accounts expected for this issuer", i, a.Issuer.URL)
+	}
+	if len(a.ClaimValidationRules) == 0 {
+		t.Errorf("jwt[%d] (%s) has no claimValidationRules: every service account of the hub authenticates", i, a.Issuer.URL)
+		return
+	}
+	var compiled []authenticationcel.CompilationResult
+	for _, r := range a.ClaimValidationRules {
+		if r.Claim != "" || r.Expression == "" || r.Message == "" {
+			t.Errorf("jwt[%d] claimValidationRule %+v: want a CEL expression with a message", i, r)
+		}
+		c, err := compiler.CompileClaimsExpression(&authenticationcel.ClaimValidationCondition{Expression: r.Expression, Message: r.Message})
+		if err != nil {
+			t.Fatalf("jwt[%d] claimValidationRule %q: %v", i, r.Expression, err)
+		}
+		compiled = append(compiled, c)
+	}
+	mapper := authenticationcel.NewClaimsMapper(compiled)
+	accepts := func(claims map[string]any) bool {
+		m, ok := types.DefaultTypeAdapter.NativeToValue(claims).(traits.Mapper)
+		if !ok {
+			t.Fatal("claims are not a CEL map")
+		}
+		results, err := mapper.EvalClaimMappings(context.Background(), m)
+		if err != nil {
+			return false // the API server refuses the token when a rule cannot be evaluated
+		}
+		for _, r := range results {
+			if b, ok := r.EvalResult.Value().(bool); !ok || !b {
+				return false
+			}
+		}
+		return true
+	}
+	claims := func(sub string) map[string]any {
+		return map[string]any{"iss": a.Issuer.URL, "aud": a.Issuer.Audiences[0], "sub": sub}
+	}
+	for _, sub := range allowed {
+		if !accepts(claims(sub)) {
+			t.Errorf("jwt[%d] (%s): claimValidationRules refuse ArgoCD's service account %q", i, a.Issuer.URL, sub)
+		}
+	}
+	ns := strings.Split(allowed[0], ":")[2]
+	refused := []string{
+		"system:serviceaccount:" + ns + ":default",
+		"system:serviceaccount:" + ns + ":argocd-repo-server",
+		"system:serviceaccount:kube-system:" + strings.Split(allowed[0], ":")[3],
+		allowed[0] + "x",
+		"system:serviceaccount:" + ns,
+		"",
+	}
+	for _, sub := range refused {
+		if slices.Contains(allowed, sub) {
+			continue
+		}
+		if accepts(claims(sub)) {
+			t.Errorf("jwt[%d] (%s): claimValidationRules let sub %q through", i, a.Issuer.URL, sub)
+		}
+	}
+	if accepts(map[string]any{"iss": a.Issuer.URL, "aud": a.Issuer.Audiences[0]}) {
+		t.Errorf("jwt[%d] (%s): claimValidationRules let a token without sub through", i, a.Issuer.URL)
 	}
 }

@@ -165,9 +165,10 @@ type authenticationConfiguration struct {
 }
 
 type jwtAuthenticator struct {
-	Issuer              issuer               `json:"issuer"`
-	ClaimMappings       claimMappings        `json:"claimMappings"`
-	UserValidationRules []userValidationRule `json:"userValidationRules"`
+	Issuer               issuer           `json:"issuer"`
+	ClaimValidationRules []validationRule `json:"claimValidationRules"`
+	ClaimMappings        claimMappings    `json:"claimMappings"`
+	UserValidationRules  []validationRule `json:"userValidationRules"`
 }
 
 type issuer struct {
@@ -186,7 +187,8 @@ type prefixedClaim struct {
 	Prefix string `json:"prefix"`
 }
 
-type userValidationRule struct {
+// validationRule is a CEL claimValidationRule or userValidationRule.
+type validationRule struct {
 	Expression string `json:"expression"`
 	Message    string `json:"message"`
 }
