@@ -72,6 +72,7 @@ func TestE2E(t *testing.T) {
 
 	e.step("SyncedHealthyAndRunning", e.testSyncedHealthyAndRunning)
 	e.step("FederatedIdentity", e.testFederatedIdentity)
+	e.step("OtherServiceAccountRefused", e.testOtherServiceAccountRefused)
 	e.step("NotGrantedNamespace", e.testNotGrantedNamespace)
 	e.step("LogsThroughArgoCDAPI", e.testLogsThroughArgoCDAPI)
 	e.step("NoDownstreamCredentialInUp", e.testNoDownstreamCredentialInUp)

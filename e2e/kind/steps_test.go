@@ -24,6 +24,7 @@ import (
 	authnv1 "k8s.io/api/authentication/v1"
 	authzv1 "k8s.io/api/authorization/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
@@ -138,6 +139,29 @@ func (e *env) testFederatedIdentity(t *testing.T) {
 			}
 		}
 	}
+}
+
+// testOtherServiceAccountRefused: a token of another service account of up
+// (the repo server's, minted with TokenRequest), for down's audience and
+// validly signed, is refused by down at authentication: the generated
+// claimValidationRule accepts only the controller's and the server's.
+func (e *env) testOtherServiceAccountRefused(t *testing.T) {
+	ctx, cancel := e.ctx(time.Minute)
+	defer cancel()
+	const sa = "argocd-repo-server"
+	exp := int64(600)
+	tr, err := e.up.client.CoreV1().ServiceAccounts(argocdNS).CreateToken(ctx, sa, &authnv1.TokenRequest{
+		Spec: authnv1.TokenRequestSpec{Audiences: []string{downName}, ExpirationSeconds: &exp},
+	}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatalf("up: TokenRequest for %s/%s with audience %s: %v", argocdNS, sa, downName, err)
+	}
+	_, err = e.bearerClient(t, tr.Status.Token).AuthenticationV1().SelfSubjectReviews().Create(ctx, &authnv1.SelfSubjectReview{}, metav1.CreateOptions{})
+	if !apierrors.IsUnauthorized(err) {
+		t.Fatalf("down: SelfSubjectReview with a token of up's %s/%s (audience %s): %v; want 401 Unauthorized\n%s",
+			argocdNS, sa, downName, err, e.downAPIServerLog(20))
+	}
+	t.Logf("down: a token of up's %s/%s for audience %s is refused: %v", argocdNS, sa, downName, err)
 }
 
 func (e *env) serverPod(t *testing.T) string {
