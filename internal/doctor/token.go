@@ -87,7 +87,7 @@ func (r *runner) checkToken() {
 			want = append(want, serviceAccountSubject(t.ArgoCDNamespace, g.Workload.ServiceAccount))
 		}
 		r.add(Result{Check: CheckTokenSubject, Status: Fail,
-			Message: fmt.Sprintf("sub is %s, which is neither ArgoCD identity of the config (%s)", orNone(c.Subject), strings.Join(want, ", ")),
+			Message: fmt.Sprintf("sub is %s, which is neither ArgoCD identity of the config (%s): the generated authentication-config.yaml refuses it (401)", orNone(c.Subject), strings.Join(want, ", ")),
 			Fix:     "the file holds another service account's token: run doctor in (or with a token of) the application controller or the server, or fix upstream.argocd.*.serviceAccount in the config"})
 	}
 }
