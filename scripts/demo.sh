@@ -29,6 +29,12 @@ for d in "$OUT"/federation/downstream/*/; do
 	echo "# and the API server's trust: $d""apiserver/ (see its README.md)"
 done
 
+first=$(find "$OUT/federation/downstream" -mindepth 1 -maxdepth 1 -type d | sort | head -n 1)
+section "3b. The API server's trust of $(basename "$first"): $first/apiserver/authentication-config.yaml (CA elided)"
+awk '/-----BEGIN CERTIFICATE-----/ {skip=1; sub(/-----BEGIN CERTIFICATE-----.*/, "<the hub CA PEM>"); print; next}
+     skip && /-----END CERTIFICATE-----/ {skip=0; next}
+     !skip {print}' "$first/apiserver/authentication-config.yaml"
+
 section "4. Upstream: ArgoCD $ARGOCD_VERSION install manifests + the generated Component"
 argocd_dir=$(go mod download -json "github.com/argoproj/argo-cd/v2@$ARGOCD_VERSION" | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p')
 [[ -f "$argocd_dir/manifests/install.yaml" ]] || die "ArgoCD's install manifests not found in the module cache ($argocd_dir)"
