@@ -77,6 +77,7 @@ func TestE2E(t *testing.T) {
 	e.step("LogsThroughArgoCDAPI", e.testLogsThroughArgoCDAPI)
 	e.step("NoDownstreamCredentialInUp", e.testNoDownstreamCredentialInUp)
 	e.step("DiscoveryCheckCronJob", e.testDiscoveryCheckCronJob)
+	e.step("TokenRotation", e.testTokenRotation)
 }
 
 // newEnv prepares the work directory and registers, in this order of

@@ -168,6 +168,8 @@ upstream:
   name: %s
   issuer: %s
   caFile: up-ca.crt
+  token:
+    expirationSeconds: %d
   plugin:
     image: %s
     imagePullPolicy: IfNotPresent
@@ -177,7 +179,7 @@ downstreams:
   %s
   access:
     namespaces: [%s]
-`, upName, upIssuer, e.pluginImage, downName, downServer, downTLS, allowedNS)
+`, upName, upIssuer, tokenExpirationSeconds, e.pluginImage, downName, downServer, downTLS, allowedNS)
 	e.writeFile(filepath.Join(e.work, "federation", file), []byte(cfg))
 }
 
