@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs and starts the Docker engine the kind clusters and image builds of
-# this project run on: Debian's docker.io, debootstrap and jq; the OCI runtime
+# this project run on: Debian's docker.io, debootstrap, jq and ca-certificates
+# (the CLI image carries its bundle); the OCI runtime
 # wrapper (scripts/oci-runtime-wrapper.sh) as dockerd's default runtime, so
 # that privileged containers run on hosts without CAP_SYS_RESOURCE; dockerd
 # itself when it is not running. Then checks that "docker run --privileged"
@@ -10,7 +11,7 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 USAGE="usage: $(basename "$0") [-h]
-Installs docker.io, debootstrap and jq (apt), installs the OCI runtime wrapper
+Installs docker.io, debootstrap, jq, ca-certificates (apt), the OCI runtime wrapper
 as dockerd's default runtime, starts dockerd (log: $CACHE/docker/dockerd.log)
 and checks that privileged containers run."
 usage_check "$USAGE" "$@"
@@ -18,7 +19,7 @@ usage_check "$USAGE" "$@"
 $USAGE"
 ((EUID == 0)) || die "must run as root"
 
-PACKAGES=(docker.io debootstrap jq)
+PACKAGES=(docker.io debootstrap jq ca-certificates)
 RUNTIME_NAME=$PROJECT
 WRAPPER_DIR=/usr/local/libexec/$PROJECT
 WRAPPER=$WRAPPER_DIR/oci-runtime-wrapper
