@@ -115,7 +115,12 @@ func (f *Federation) TokenPath(d *Downstream) string {
 	return f.Upstream.Token.MountPath + "/" + TokenFile(d.Audience)
 }
 
+// ServiceAccountSubject is the sub claim of a service account's tokens.
+func ServiceAccountSubject(namespace, name string) string {
+	return "system:serviceaccount:" + namespace + ":" + name
+}
+
 // User is the username a downstream sees for one ArgoCD service account.
 func (f *Federation) User(d *Downstream, w Workload) string {
-	return d.UsernamePrefix + "system:serviceaccount:" + f.Upstream.ArgoCD.Namespace + ":" + w.ServiceAccount
+	return d.UsernamePrefix + ServiceAccountSubject(f.Upstream.ArgoCD.Namespace, w.ServiceAccount)
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/argocd-k8s-federate/argocd-k8s-federate/internal/config"
 	"github.com/argocd-k8s-federate/argocd-k8s-federate/internal/credential"
 	"github.com/argocd-k8s-federate/argocd-k8s-federate/internal/generate"
 )
@@ -84,7 +85,7 @@ func (r *runner) checkToken() {
 	default:
 		var want []string
 		for _, g := range t.Grants {
-			want = append(want, serviceAccountSubject(t.ArgoCDNamespace, g.Workload.ServiceAccount))
+			want = append(want, config.ServiceAccountSubject(t.ArgoCDNamespace, g.Workload.ServiceAccount))
 		}
 		r.add(Result{Check: CheckTokenSubject, Status: Fail,
 			Message: fmt.Sprintf("sub is %s, which is neither ArgoCD identity of the config (%s): the generated authentication-config.yaml refuses it (401)", orNone(c.Subject), strings.Join(want, ", ")),
@@ -143,15 +144,11 @@ func parseFix(err error) string {
 func (r *runner) grantsOf(sub string) []generate.Grant {
 	var out []generate.Grant
 	for _, g := range r.t.Grants {
-		if sub == serviceAccountSubject(r.t.ArgoCDNamespace, g.Workload.ServiceAccount) {
+		if sub == config.ServiceAccountSubject(r.t.ArgoCDNamespace, g.Workload.ServiceAccount) {
 			out = append(out, g)
 		}
 	}
 	return out
-}
-
-func serviceAccountSubject(namespace, sa string) string {
-	return "system:serviceaccount:" + namespace + ":" + sa
 }
 
 func quoteList(l []string) string {

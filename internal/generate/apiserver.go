@@ -19,24 +19,24 @@ var reservedUsernames = validationRule{
 	Message:    "usernames from federated service-account tokens must not start with system:",
 }
 
-// AcceptedSubjects are the sub claims a downstream accepts from the hub: the
+// acceptedSubjects are the sub claims a downstream accepts from the hub: the
 // service accounts of ArgoCD's controller and server, sorted. A token of any
 // other service account of the hub is refused at authentication (401), not
 // just left without RBAC, so it never even counts as system:authenticated.
-func AcceptedSubjects(u *config.Upstream) []string {
+func acceptedSubjects(u *config.Upstream) []string {
 	subs := []string{
-		"system:serviceaccount:" + u.ArgoCD.Namespace + ":" + u.ArgoCD.Controller.ServiceAccount,
-		"system:serviceaccount:" + u.ArgoCD.Namespace + ":" + u.ArgoCD.Server.ServiceAccount,
+		config.ServiceAccountSubject(u.ArgoCD.Namespace, u.ArgoCD.Controller.ServiceAccount),
+		config.ServiceAccountSubject(u.ArgoCD.Namespace, u.ArgoCD.Server.ServiceAccount),
 	}
 	slices.Sort(subs)
 	return slices.Compact(subs)
 }
 
 // argoCDSubjects is the claimValidationRule that accepts only
-// AcceptedSubjects. The names are DNS labels and subdomains (validated), so
+// acceptedSubjects. The names are DNS labels and subdomains (validated), so
 // they need no escaping in a CEL string literal.
 func argoCDSubjects(u *config.Upstream) validationRule {
-	subs := AcceptedSubjects(u)
+	subs := acceptedSubjects(u)
 	quoted := make([]string, len(subs))
 	for i, s := range subs {
 		quoted[i] = "'" + s + "'"
@@ -110,7 +110,7 @@ Use authentication-config.yaml to trust all of them.`, hubs)))
 	b.WriteString(comment(fmt.Sprintf(`
 Flags accept a token of ANY service account of hub %q for audience %q
 (with only what RBAC grants it); authentication-config.yaml accepts only
-%s.`, u.Name, d.Audience, strings.Join(AcceptedSubjects(u), " and "))))
+%s.`, u.Name, d.Audience, strings.Join(acceptedSubjects(u), " and "))))
 	flags := []string{
 		"--oidc-issuer-url=" + u.Issuer,
 		"--oidc-client-id=" + d.Audience,
