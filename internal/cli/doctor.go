@@ -8,8 +8,10 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/argocd-k8s-federate/argocd-k8s-federate/internal/argocd"
 	"github.com/argocd-k8s-federate/argocd-k8s-federate/internal/config"
 	"github.com/argocd-k8s-federate/argocd-k8s-federate/internal/doctor"
+	"github.com/argocd-k8s-federate/argocd-k8s-federate/internal/fileio"
 )
 
 // maxSecretBytes caps a cluster Secret file.
@@ -26,7 +28,7 @@ type DoctorOptions struct {
 }
 
 func newDoctorCommand(streams IOStreams) *cobra.Command {
-	o := &DoctorOptions{IOStreams: streams, Output: outputText}
+	o := &DoctorOptions{IOStreams: streams}
 	cmd := &cobra.Command{
 		Use:   "doctor (-f FEDERATION.yaml [--downstream NAME] | --secret FILE) [--token-file PATH] [-o json]",
 		Short: "Diagnose one downstream from where ArgoCD runs: token, discovery, authentication, RBAC, cluster Secret",
@@ -68,18 +70,13 @@ Exit code 0 when no check fails, 1 otherwise. -o json prints the report as one o
   kubectl -n argocd get secret cluster-prod-eu -o yaml | \
     argocd-k8s-federate doctor -f federation.yaml --secret - --token-file token`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := o.Validate(); err != nil {
-				return err
-			}
-			return o.Run(cmd.Context())
-		},
+		RunE: runE(o),
 	}
 	cmd.Flags().StringVarP(&o.Filename, "filename", "f", "", "federation config")
 	cmd.Flags().StringVar(&o.Downstream, "downstream", "", "name of the downstream to diagnose (default: the config's only one, or the --secret's)")
 	cmd.Flags().StringVar(&o.Secret, "secret", "", `ArgoCD cluster Secret of the downstream, as YAML or JSON ("-" for stdin)`)
 	cmd.Flags().StringVar(&o.TokenFile, "token-file", "", "token to use instead of the one the config or Secret names (e.g. from kubectl create token)")
-	cmd.Flags().StringVarP(&o.Output, "output", "o", outputText, "output format: text or json")
+	addOutputFlag(cmd, &o.Output)
 	return cmd
 }
 
@@ -92,9 +89,7 @@ func (o *DoctorOptions) Validate() error {
 	if o.Downstream != "" && o.Filename == "" {
 		problems = append(problems, "--downstream names a downstream of the federation config: give -f too")
 	}
-	if o.Output != outputText && o.Output != outputJSON {
-		problems = append(problems, fmt.Sprintf("--output (-o) is %q: text or json", o.Output))
-	}
+	problems = append(problems, checkOutput(o.Output)...)
 	return joinProblems(problems)
 }
 
@@ -104,29 +99,11 @@ func (o *DoctorOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	rep := doctor.Run(ctx, t, doctor.NewEnv())
-	if o.Output == outputJSON {
-		err = writeJSON(o.Out, rep)
-	} else {
-		err = rep.WriteText(o.Out)
-	}
-	if err != nil {
-		return err
-	}
-	if !rep.OK {
-		var failed []string
-		for _, c := range rep.Checks {
-			if c.Status == doctor.Fail && (len(failed) == 0 || failed[len(failed)-1] != c.Check) {
-				failed = append(failed, c.Check)
-			}
-		}
-		return &exitError{code: 1, err: fmt.Errorf("downstream %s: %d check(s) failed: %s", rep.Downstream, rep.Failed, strings.Join(failed, ", "))}
-	}
-	return nil
+	return writeReport(o.Out, o.Output, doctor.Run(ctx, t, doctor.NewEnv()))
 }
 
 func (o *DoctorOptions) target() (*doctor.Target, error) {
-	var secret *doctor.ClusterSecret
+	var secret *argocd.ClusterSecret
 	if o.Secret != "" {
 		var data []byte
 		var err error
@@ -135,12 +112,12 @@ func (o *DoctorOptions) target() (*doctor.Target, error) {
 			source = "(stdin)"
 			data, err = io.ReadAll(io.LimitReader(o.In, maxSecretBytes))
 		} else {
-			data, err = readLimited(o.Secret, maxSecretBytes)
+			data, err = fileio.ReadAtMost(o.Secret, maxSecretBytes)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("read --secret: %w", err)
 		}
-		if secret, err = doctor.ParseClusterSecret(data, source); err != nil {
+		if secret, err = argocd.Parse(data, source); err != nil {
 			return nil, err
 		}
 	}

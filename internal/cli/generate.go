@@ -1,7 +1,7 @@
 package cli
 
 import (
-	"errors"
+	"context"
 	"fmt"
 	"strings"
 
@@ -48,12 +48,7 @@ the config has a problem. Several -f files generate hubs that share downstreams.
   # Two hubs deploying into shared downstreams
   argocd-k8s-federate generate -f hub-a.yaml -f hub-b.yaml -o federation/`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := o.Validate(); err != nil {
-				return err
-			}
-			return o.Run()
-		},
+		RunE: runE(o),
 	}
 	cmd.Flags().StringArrayVarP(&o.Filenames, "filename", "f", nil, "federation config file (repeat for several hubs)")
 	cmd.Flags().StringVarP(&o.Output, "output", "o", "", `output directory, or "-" for one YAML stream on stdout`)
@@ -73,35 +68,21 @@ func (o *GenerateOptions) Validate() error {
 	if o.Check && o.Output == "-" {
 		problems = append(problems, "--check compares a directory: give -o DIR")
 	}
-	if len(problems) > 0 {
-		return errors.New(strings.Join(problems, "; "))
-	}
-	return nil
+	return joinProblems(problems)
 }
 
 // Run loads the configs, generates the tree and writes or checks it.
-func (o *GenerateOptions) Run() error {
-	var feds []*config.Federation
-	var errs []string
-	for _, f := range o.Filenames {
-		fed, err := config.Load(f)
-		if err != nil {
-			errs = append(errs, err.Error())
-			continue
-		}
-		feds = append(feds, fed)
-	}
-	if len(errs) > 0 {
-		return errors.New(strings.Join(errs, "\n"))
-	}
-	tree, err := generate.Generate(feds)
+func (o *GenerateOptions) Run(_ context.Context) error {
+	set, err := config.LoadSet(o.Filenames)
 	if err != nil {
 		return err
 	}
-	for _, f := range feds {
-		for _, w := range f.Warnings() {
-			fmt.Fprintf(o.ErrOut, "warning: %s\n", w)
-		}
+	tree, err := generate.Generate(set)
+	if err != nil {
+		return err
+	}
+	for _, w := range set.Warnings() {
+		fmt.Fprintf(o.ErrOut, "warning: %s\n", w)
 	}
 	switch {
 	case o.Output == "-":

@@ -336,20 +336,6 @@ func TestWarnings(t *testing.T) {
 	}
 }
 
-func TestTokenFile(t *testing.T) {
-	for aud, want := range map[string]string{
-		"prod-eu":                  "prod-eu",
-		"https://prod.example.com": "https---prod.example.com",
-		".hidden":                  "token-.hidden",
-		"..":                       "token-..",
-		"a/../../etc":              "a-..-..-etc",
-	} {
-		if got := TokenFile(aud); got != want {
-			t.Errorf("TokenFile(%q) = %q, want %q", aud, got, want)
-		}
-	}
-}
-
 func fieldErrors(t *testing.T, err error) []FieldError {
 	t.Helper()
 	var errs *Errors

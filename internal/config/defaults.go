@@ -1,6 +1,7 @@
 package config
 
 import (
+	"github.com/argocd-k8s-federate/argocd-k8s-federate/internal/plugin"
 	"github.com/argocd-k8s-federate/argocd-k8s-federate/internal/version"
 )
 
@@ -9,7 +10,7 @@ const (
 	DefaultNamespace         = "argocd"
 	DefaultControllerName    = "argocd-application-controller"
 	DefaultServerName        = "argocd-server"
-	DefaultTokenMountPath    = "/var/run/secrets/argocd-k8s-federate"
+	DefaultTokenMountPath    = plugin.DefaultTokenDir
 	DefaultExpirationSeconds = 3600
 	DefaultPluginDir         = "/var/run/argocd-k8s-federate"
 	DefaultImageRepository   = "ghcr.io/argocd-k8s-federate/argocd-k8s-federate-plugin"
@@ -80,47 +81,4 @@ func setDefault(field *string, value string) {
 
 func (r Role) empty() bool {
 	return r.Preset == "" && r.ClusterRole == "" && len(r.Rules) == 0
-}
-
-// CommandPath is the absolute path of the plugin inside the ArgoCD containers.
-func (p Plugin) CommandPath() string {
-	if p.Delivery == DeliveryPreinstalled {
-		return p.Command
-	}
-	return p.Dir + "/" + PluginBinary
-}
-
-// TokenFile is the file name, inside the token mount, of the token for one
-// audience: the audience with every character that is not safe in a file
-// name replaced by '-'.
-func TokenFile(audience string) string {
-	b := []byte(audience)
-	for i, c := range b {
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-') {
-			b[i] = '-'
-		}
-	}
-	name := string(b)
-	if name == "" || name == "." || name == ".." || name[0] == '.' {
-		name = "token-" + name
-	}
-	if len(name) > 200 {
-		name = name[:200]
-	}
-	return name
-}
-
-// TokenPath is the absolute path of a downstream's token in the pods.
-func (f *Federation) TokenPath(d *Downstream) string {
-	return f.Upstream.Token.MountPath + "/" + TokenFile(d.Audience)
-}
-
-// ServiceAccountSubject is the sub claim of a service account's tokens.
-func ServiceAccountSubject(namespace, name string) string {
-	return "system:serviceaccount:" + namespace + ":" + name
-}
-
-// User is the username a downstream sees for one ArgoCD service account.
-func (f *Federation) User(d *Downstream, w Workload) string {
-	return d.UsernamePrefix + ServiceAccountSubject(f.Upstream.ArgoCD.Namespace, w.ServiceAccount)
 }

@@ -117,10 +117,6 @@ const (
 	DeliveryPreinstalled  = "Preinstalled"
 )
 
-// PluginBinary is the file name of the plugin build in the image and in the
-// directory it is installed to.
-const PluginBinary = "argocd-k8s-federate-plugin"
-
 // Plugin says how the credential plugin gets into the ArgoCD pods.
 type Plugin struct {
 	// Delivery is InitContainer (default: an init container of Image copies

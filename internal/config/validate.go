@@ -10,6 +10,8 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+
+	"github.com/argocd-k8s-federate/argocd-k8s-federate/internal/plugin"
 )
 
 // DefaultIssuer is the service-account issuer every cluster has unless told
@@ -84,7 +86,7 @@ func (f *Federation) validate(errs *Errors) {
 			continue
 		}
 		audiences[d.Audience] = i
-		file := TokenFile(d.Audience)
+		file := plugin.TokenFileName(d.Audience)
 		if other, ok := tokenFiles[file]; ok {
 			errs.add(path(p, "audience"), "%q and %q map to the same token file name %q; choose audiences that differ in letters or digits", d.Audience, other, file)
 		}
@@ -135,14 +137,14 @@ func (f *Federation) validateUpstream(errs *Errors, p string) {
 		}
 		checkAbsPath(errs, path(p, "plugin.dir"), pl.Dir)
 		if pl.Command != "" {
-			errs.add(path(p, "plugin.command"), "is only for delivery: Preinstalled; with InitContainer the command is plugin.dir/%s", PluginBinary)
+			errs.add(path(p, "plugin.command"), "is only for delivery: Preinstalled; with InitContainer the command is plugin.dir/%s", plugin.Name)
 		}
 		if pl.Dir != "" && (pl.Dir == t.MountPath || strings.HasPrefix(t.MountPath+"/", pl.Dir+"/") || strings.HasPrefix(pl.Dir+"/", t.MountPath+"/")) {
 			errs.add(path(p, "plugin.dir"), "%q overlaps upstream.token.mountPath %q; use separate directories", pl.Dir, t.MountPath)
 		}
 	case DeliveryPreinstalled:
 		if pl.Command == "" {
-			errs.add(path(p, "plugin.command"), "is required with delivery: Preinstalled: the absolute path of %s in the ArgoCD image, e.g. /usr/local/bin/%s", PluginBinary, PluginBinary)
+			errs.add(path(p, "plugin.command"), "is required with delivery: Preinstalled: the absolute path of %s in the ArgoCD image, e.g. /usr/local/bin/%s", plugin.Name, plugin.Name)
 		} else {
 			checkAbsPath(errs, path(p, "plugin.command"), pl.Command)
 		}

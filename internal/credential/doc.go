@@ -2,7 +2,9 @@
 // ExecCredential that client-go's exec authenticator reads from a credential
 // plugin's stdout.
 //
-// It is pure (bytes and times in, values and typed errors out) and links only
+// It is pure (bytes and times in, values and typed errors out), but for
+// [ReadTokenFile], the one reader of token files with their size cap that
+// the plugin, doctor and discovery share; and it links only
 // the standard library: the binary ArgoCD executes thousands of times a day
 // pays every linked package's init at start-up, so nothing from k8s.io may
 // come in here. The ExecCredential is a small struct of its own, kept equal to

@@ -68,7 +68,7 @@ func (p Policy) Expiry(c Claims, now time.Time) (time.Time, error) {
 	}
 	deadline := exp.Add(-p.Skew).Truncate(time.Second)
 	target := deadline
-	if r, ok := p.rotation(c, exp); ok && r.Before(target) {
+	if _, r, ok := p.Rotation(c); ok && r.Before(target) {
 		target = r
 	}
 	if target.After(now) {
@@ -81,14 +81,21 @@ func (p Policy) Expiry(c Claims, now time.Time) (time.Time, error) {
 	return earliest(poll, exp), nil
 }
 
-// rotation returns when the kubelet replaces the token, when the claims say.
-func (p Policy) rotation(c Claims, exp time.Time) (time.Time, bool) {
-	start := c.IssuedAt
+// Rotation returns when the kubelet replaces a token with claims c (R of the
+// package documentation), and the start of its TTL it counts from (S): iat,
+// else nbf. ok is false when the claims do not say (no usable start, or no
+// exp).
+func (p Policy) Rotation(c Claims) (start, due time.Time, ok bool) {
+	exp := c.Expiry.Truncate(time.Second)
+	if exp.IsZero() {
+		return time.Time{}, time.Time{}, false
+	}
+	start = c.IssuedAt
 	if start.IsZero() || !start.Before(exp) {
 		start = c.NotBefore
 	}
 	if start.IsZero() || !start.Before(exp) {
-		return time.Time{}, false
+		return time.Time{}, time.Time{}, false
 	}
 	end := exp
 	if w := c.WarnAfter; start.Before(w) && w.Before(exp) {
@@ -98,7 +105,7 @@ func (p Policy) rotation(c Claims, exp time.Time) (time.Time, bool) {
 	if age > p.MaxRotationAge {
 		age = p.MaxRotationAge
 	}
-	return start.Add(age).Truncate(time.Second), true
+	return start, start.Add(age).Truncate(time.Second), true
 }
 
 func earliest(a, b time.Time) time.Time {

@@ -2,6 +2,7 @@ package discovery
 
 import (
 	"fmt"
+	"io"
 	"strings"
 )
 
@@ -85,4 +86,36 @@ func Compare(live, published *Snapshot, baseURL string) *Comparison {
 	}
 	c.InSync = len(c.Problems) == 0
 	return c
+}
+
+// WriteText prints the comparison for a person: in sync, or each problem
+// and the fix; warnings either way.
+func (c *Comparison) WriteText(w io.Writer) error {
+	var b strings.Builder
+	if c.InSync {
+		fmt.Fprintf(&b, "in sync: %s publishes the %d live signing key(s) of issuer %s: %s\n", c.BaseURL, len(c.LiveKeyIDs), c.Issuer, strings.Join(c.LiveKeyIDs, ", "))
+	}
+	for _, p := range c.Problems {
+		fmt.Fprintf(&b, "STALE: %s\n", p)
+	}
+	for _, w := range c.Warnings {
+		fmt.Fprintf(&b, "warning: %s\n", w)
+	}
+	if !c.InSync {
+		fmt.Fprintf(&b, "fix: argocd-k8s-federate discovery publish --base-url %s -o DIR (against the upstream), then upload DIR\n", c.BaseURL)
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// Err is nil when the copy is in sync, and otherwise says what it lacks.
+func (c *Comparison) Err() error {
+	if c.InSync {
+		return nil
+	}
+	what := "is stale"
+	if len(c.MissingKeyIDs) > 0 {
+		what = "lacks the live key(s) " + strings.Join(c.MissingKeyIDs, ", ")
+	}
+	return fmt.Errorf("the discovery published at %s %s: publish it again", c.BaseURL, what)
 }

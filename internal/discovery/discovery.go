@@ -9,8 +9,8 @@
 // and Compare tells when the upstream has rotated its signing keys and the
 // published copy is stale, which otherwise breaks federation silently.
 //
-// The package links only the standard library; callers hand it the HTTP
-// clients, with their credentials and certificate authorities.
+// It links no Kubernetes client library: callers hand it the HTTP clients,
+// with their credentials and certificate authorities.
 package discovery
 
 import (

@@ -4,28 +4,18 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/argocd-k8s-federate/argocd-k8s-federate/internal/config"
 	"github.com/argocd-k8s-federate/argocd-k8s-federate/internal/credential"
+	"github.com/argocd-k8s-federate/argocd-k8s-federate/internal/fileio"
 )
-
-// File is one file of the published layout.
-type File struct {
-	// Path is relative to the output directory (and to the base URL).
-	Path string
-	// URL is where a downstream requests it.
-	URL     string
-	Content []byte
-}
 
 // Layout is the snapshot as read, in the published layout, without changes:
 // what `discovery fetch -o DIR` writes. The keys come first so that a reader
 // who follows the document always finds them.
-func (s *Snapshot) Layout() []File {
-	return []File{
+func (s *Snapshot) Layout() []fileio.File {
+	return []fileio.File{
 		{Path: strings.TrimPrefix(KeysPath, "/"), Content: s.KeysRaw},
 		{Path: strings.TrimPrefix(DocumentPath, "/"), Content: s.DocumentRaw},
 	}
@@ -65,8 +55,9 @@ type Publication struct {
 	Issuer  string
 	Setup   Setup
 	// Files are the keys and the rewritten document, in the order to write
-	// and upload them.
-	Files  []File
+	// and upload them; their paths are relative to the output directory and
+	// to BaseURL (URL).
+	Files  []fileio.File
 	KeyIDs []string
 	// DocumentURL is where downstreams will read the document.
 	DocumentURL string
@@ -142,12 +133,15 @@ func Publish(live *Snapshot, o PublishOptions) (*Publication, error) {
 	if err != nil {
 		return nil, err
 	}
-	p.Files = []File{
-		{Path: strings.TrimPrefix(KeysPath, "/"), URL: base + KeysPath, Content: live.KeysRaw},
-		{Path: strings.TrimPrefix(DocumentPath, "/"), URL: base + DocumentPath, Content: doc},
+	p.Files = []fileio.File{
+		{Path: strings.TrimPrefix(KeysPath, "/"), Content: live.KeysRaw},
+		{Path: strings.TrimPrefix(DocumentPath, "/"), Content: doc},
 	}
 	return p, nil
 }
+
+// URL is where a downstream requests file f of the publication.
+func (p *Publication) URL(f fileio.File) string { return p.BaseURL + "/" + f.Path }
 
 // checkToken: the token's iss is the issuer and its key is published.
 func checkToken(live *Snapshot, raw, source string) []string {
@@ -260,52 +254,4 @@ func (p *Publication) ConfigSnippet() string {
 	fmt.Fprintf(&b, "  # caFile, ca or useSystemRoots: true must verify the certificate of %s\n", host)
 	b.WriteString("  # (useSystemRoots: true for a public bucket)\n")
 	return b.String()
-}
-
-// WriteFiles writes files under dir, each atomically (a temporary file in the
-// same directory, synced, then renamed over the old one), in order: a reader
-// sees the old or the new content of each file, never a part.
-func WriteFiles(dir string, files []File) error {
-	if fi, err := os.Stat(dir); err == nil && !fi.IsDir() {
-		return fmt.Errorf("output %s is not a directory", dir)
-	}
-	for _, f := range files {
-		if err := writeFile(filepath.Join(dir, filepath.FromSlash(f.Path)), f.Content); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func writeFile(path string, content []byte) (err error) {
-	d := filepath.Dir(path)
-	if err := os.MkdirAll(d, 0o755); err != nil {
-		return fmt.Errorf("create %s: %w", d, err)
-	}
-	tmp, err := os.CreateTemp(d, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	if _, err = tmp.Write(content); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err = tmp.Chmod(0o644); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err = tmp.Sync(); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err = tmp.Close(); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err = os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
 }

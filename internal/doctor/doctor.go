@@ -18,7 +18,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/argocd-k8s-federate/argocd-k8s-federate/internal/generate"
+	"github.com/argocd-k8s-federate/argocd-k8s-federate/internal/argocd"
+	"github.com/argocd-k8s-federate/argocd-k8s-federate/internal/config"
 )
 
 // The checks, in the order they run and are reported.
@@ -115,6 +116,20 @@ func (r *Report) WriteText(w io.Writer) error {
 	return err
 }
 
+// Err is nil when no check failed, and otherwise names the failed checks.
+func (r *Report) Err() error {
+	if r.OK {
+		return nil
+	}
+	var failed []string
+	for _, c := range r.Checks {
+		if c.Status == Fail && (len(failed) == 0 || failed[len(failed)-1] != c.Check) {
+			failed = append(failed, c.Check)
+		}
+	}
+	return fmt.Errorf("downstream %s: %d check(s) failed: %s", r.Downstream, r.Failed, strings.Join(failed, ", "))
+}
+
 // Target is the downstream under diagnosis, as the federation config and
 // the cluster Secret describe it.
 type Target struct {
@@ -145,14 +160,14 @@ type Target struct {
 	// UsernamePrefix the downstream puts before sub ("" when unknown).
 	UsernamePrefix string
 	// Grants are what the config promises the controller and the server.
-	Grants []generate.Grant
+	Grants []config.Grant
 	// ArgoCDNamespace is where ArgoCD runs (for hints).
 	ArgoCDNamespace string
 
 	// Secret is the cluster Secret ArgoCD uses, when given; Want is what
 	// the config says it must be (nil without a config).
-	Secret *ClusterSecret
-	Want   *ClusterSecret
+	Secret *argocd.ClusterSecret
+	Want   *argocd.ClusterSecret
 }
 
 // Downstream is the downstream API server, reached with the token as bearer.

@@ -20,6 +20,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/argocd-k8s-federate/argocd-k8s-federate/internal/argocd"
 	"github.com/argocd-k8s-federate/argocd-k8s-federate/internal/config"
 	"github.com/argocd-k8s-federate/argocd-k8s-federate/internal/discovery"
 	"github.com/argocd-k8s-federate/argocd-k8s-federate/internal/discovery/discoverytest"
@@ -379,11 +380,15 @@ func TestClusterSecret(t *testing.T) {
 	f, d := w.config(nil)
 	w.token("down")
 	want := doctor.FromConfig(f, d).Want
+	wantArgs, err := want.TokenFile()
+	if err != nil {
+		t.Fatal(err)
+	}
 	ca, _ := os.ReadFile(w.caFile)
 	secret := func(namespaces string, data bool) []byte {
 		cfg, _ := json.Marshal(map[string]any{
-			"execProviderConfig": map[string]any{"command": want.Command, "apiVersion": "client.authentication.k8s.io/v1",
-				"args": []string{"token-file", "--file", want.TokenFile, "--audience", "down", "--issuer=" + w.iss.URL}},
+			"execProviderConfig": map[string]any{"command": want.Exec.Command, "apiVersion": "client.authentication.k8s.io/v1",
+				"args": []string{"token-file", "--file", wantArgs.File, "--audience", "down", "--issuer=" + w.iss.URL}},
 			"tlsClientConfig": map[string]any{"insecure": false, "caData": ca},
 		})
 		values := map[string]string{"name": "down", "server": w.srv.URL, "config": string(cfg), "namespaces": namespaces, "clusterResources": "false"}
@@ -403,7 +408,7 @@ func TestClusterSecret(t *testing.T) {
 	}
 
 	for _, data := range []bool{false, true} {
-		s, err := doctor.ParseClusterSecret(secret("shop,apps", data), "s.json")
+		s, err := argocd.Parse(secret("shop,apps", data), "s.json")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -415,7 +420,7 @@ func TestClusterSecret(t *testing.T) {
 		}
 	}
 
-	s, err := doctor.ParseClusterSecret(secret("shop,payments", false), "s.json")
+	s, err := argocd.Parse(secret("shop,payments", false), "s.json")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -450,9 +455,6 @@ func TestClusterSecret(t *testing.T) {
 		t.Errorf("secret only, no grant: %v", got)
 	}
 
-	if _, err := doctor.ParseClusterSecret([]byte("kind: ConfigMap\n"), "cm.yaml"); err == nil || !strings.Contains(err.Error(), `kind is "ConfigMap", not Secret`) {
-		t.Errorf("ConfigMap: %v", err)
-	}
 }
 
 func TestUnreadableDiscovery(t *testing.T) {

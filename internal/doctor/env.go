@@ -9,7 +9,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"os"
 	"strings"
 	"time"
 
@@ -30,20 +29,10 @@ const requestTimeout = 20 * time.Second
 func NewEnv() Env {
 	return Env{
 		Now:        time.Now,
-		ReadFile:   readTokenFile,
+		ReadFile:   credential.ReadTokenFile,
 		HTTPClient: discovery.HTTPClient,
 		Downstream: NewDownstream,
 	}
-}
-
-// readTokenFile reads at most one byte more than a token may have.
-func readTokenFile(path string) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	return io.ReadAll(io.LimitReader(f, credential.MaxTokenSize+1))
 }
 
 // NewDownstream is a client of a downstream API server that authenticates

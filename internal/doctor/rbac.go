@@ -8,7 +8,6 @@ import (
 	"sync"
 
 	"github.com/argocd-k8s-federate/argocd-k8s-federate/internal/config"
-	"github.com/argocd-k8s-federate/argocd-k8s-federate/internal/generate"
 )
 
 // Probe is one permission to ask the downstream about.
@@ -87,10 +86,10 @@ func (r *runner) checkRBAC(ctx context.Context, client Downstream) {
 
 // promised are the rules a grant promises, and how to name them; nil rules
 // when they are not known here (a ClusterRole of the downstream's own).
-func promised(g generate.Grant) ([]config.PolicyRule, string, error) {
+func promised(g config.Grant) ([]config.PolicyRule, string, error) {
 	switch {
 	case g.Role.Preset != "":
-		rules, err := generate.PresetRules(g.Role.Preset)
+		rules, err := config.PresetRules(g.Role.Preset)
 		return rules, "preset " + g.Role.Preset, err
 	case len(g.Role.Rules) > 0:
 		return g.Role.Rules, "the rules of ClusterRole " + g.RoleName, nil
@@ -169,7 +168,7 @@ func where(ns string) string {
 }
 
 // checkProbes asks every probe and reports the denied ones.
-func (r *runner) checkProbes(ctx context.Context, client Downstream, g generate.Grant, ns, what string, probes []Probe) {
+func (r *runner) checkProbes(ctx context.Context, client Downstream, g config.Grant, ns, what string, probes []Probe) {
 	allowed := make([]bool, len(probes))
 	errs := make([]error, len(probes))
 	var wg sync.WaitGroup
@@ -208,7 +207,7 @@ func (r *runner) checkProbes(ctx context.Context, client Downstream, g generate.
 	r.add(res)
 }
 
-func (r *runner) rbacFix(g generate.Grant, ns string, all bool) string {
+func (r *runner) rbacFix(g config.Grant, ns string, all bool) string {
 	binding := fmt.Sprintf("RoleBinding %s in namespace %s", g.BindingName, ns)
 	if ns == "" {
 		binding = "ClusterRoleBinding " + g.BindingName
@@ -226,7 +225,7 @@ func (r *runner) rbacFix(g generate.Grant, ns string, all bool) string {
 
 // checkGrantsSomething is rbac for a role whose rules are not known here:
 // the identity must be granted something beyond what every user has.
-func (r *runner) checkGrantsSomething(ctx context.Context, client Downstream, g generate.Grant, ns, what string) {
+func (r *runner) checkGrantsSomething(ctx context.Context, client Downstream, g config.Grant, ns, what string) {
 	res := Result{Check: CheckRBAC, Scope: scopeName(g.Who, ns)}
 	n, err := grantedRules(ctx, client, orDefault(ns, "default"))
 	switch {

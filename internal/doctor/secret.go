@@ -2,133 +2,15 @@ package doctor
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"slices"
-	"sort"
 	"strings"
 
-	"sigs.k8s.io/yaml"
-
+	"github.com/argocd-k8s-federate/argocd-k8s-federate/internal/argocd"
 	"github.com/argocd-k8s-federate/argocd-k8s-federate/internal/config"
 	"github.com/argocd-k8s-federate/argocd-k8s-federate/internal/discovery"
-	"github.com/argocd-k8s-federate/argocd-k8s-federate/internal/generate"
+	"github.com/argocd-k8s-federate/argocd-k8s-federate/internal/plugin"
 )
-
-// ClusterSecret is what doctor reads from an ArgoCD cluster Secret.
-type ClusterSecret struct {
-	// Source is the file it was read from.
-	Source    string
-	Name      string
-	Namespace string
-	// TypeLabel is the argocd.argoproj.io/secret-type label.
-	TypeLabel string
-	// ClusterName and Server are the data keys name and server.
-	ClusterName string
-	Server      string
-	// Namespaces (sorted) and ClusterResources scope what ArgoCD watches.
-	Namespaces       []string
-	ClusterResources string
-	// Command and Args are the exec provider's; TokenFile, Audience and
-	// Issuer are the values of its --file, --audience and --issuer.
-	Command   string
-	Args      []string
-	TokenFile string
-	Audience  string
-	Issuer    string
-	CAData    []byte
-	Insecure  bool
-	// HasBearerToken: the config holds a bearer token.
-	HasBearerToken bool
-}
-
-// ParseClusterSecret reads a cluster Secret as YAML or JSON: the file
-// generate wrote (stringData) or `kubectl get secret -o yaml` (data).
-func ParseClusterSecret(data []byte, source string) (*ClusterSecret, error) {
-	var obj struct {
-		Kind     string `json:"kind"`
-		Metadata struct {
-			Name      string            `json:"name"`
-			Namespace string            `json:"namespace"`
-			Labels    map[string]string `json:"labels"`
-		} `json:"metadata"`
-		Data       map[string][]byte `json:"data"`
-		StringData map[string]string `json:"stringData"`
-	}
-	// A generated file starts with a comment; several documents are not a
-	// Secret.
-	if bytes.Contains(data, []byte("\n---")) {
-		return nil, fmt.Errorf("cluster Secret %s holds several YAML documents: give one Secret", source)
-	}
-	if err := yaml.Unmarshal(data, &obj); err != nil {
-		return nil, fmt.Errorf("cluster Secret %s is not a Secret in YAML or JSON: %w", source, err)
-	}
-	if obj.Kind != "Secret" {
-		return nil, fmt.Errorf("cluster Secret %s: kind is %q, not Secret (give the ArgoCD cluster Secret: kubectl -n argocd get secret cluster-NAME -o yaml)", source, obj.Kind)
-	}
-	values := map[string]string{}
-	for k, v := range obj.Data {
-		values[k] = string(v)
-	}
-	for k, v := range obj.StringData { // the API server lets stringData win
-		values[k] = v
-	}
-	s := &ClusterSecret{
-		Source: source, Name: obj.Metadata.Name, Namespace: obj.Metadata.Namespace,
-		TypeLabel:   obj.Metadata.Labels[generate.SecretTypeLabel],
-		ClusterName: values["name"], Server: values["server"],
-		ClusterResources: values["clusterResources"],
-	}
-	if ns := values["namespaces"]; ns != "" {
-		for _, n := range strings.Split(ns, ",") {
-			if n = strings.TrimSpace(n); n != "" {
-				s.Namespaces = append(s.Namespaces, n)
-			}
-		}
-		sort.Strings(s.Namespaces)
-	}
-	if s.Server == "" {
-		return nil, fmt.Errorf("cluster Secret %s has no server: it is not an ArgoCD cluster Secret", source)
-	}
-	var cfg struct {
-		BearerToken        string `json:"bearerToken"`
-		ExecProviderConfig *struct {
-			Command string   `json:"command"`
-			Args    []string `json:"args"`
-		} `json:"execProviderConfig"`
-		TLSClientConfig struct {
-			Insecure bool   `json:"insecure"`
-			CAData   []byte `json:"caData"`
-		} `json:"tlsClientConfig"`
-	}
-	if raw := values["config"]; raw != "" {
-		if err := json.Unmarshal([]byte(raw), &cfg); err != nil {
-			return nil, fmt.Errorf("cluster Secret %s: config is not ArgoCD's cluster config JSON: %w", source, err)
-		}
-	}
-	s.HasBearerToken = cfg.BearerToken != ""
-	s.Insecure, s.CAData = cfg.TLSClientConfig.Insecure, cfg.TLSClientConfig.CAData
-	if e := cfg.ExecProviderConfig; e != nil {
-		s.Command, s.Args = e.Command, e.Args
-		s.TokenFile, s.Audience, s.Issuer = flagValue(e.Args, "file"), flagValue(e.Args, "audience"), flagValue(e.Args, "issuer")
-	}
-	return s, nil
-}
-
-// flagValue finds --name VALUE or --name=VALUE (or with one dash) in args.
-func flagValue(args []string, name string) string {
-	for i, a := range args {
-		for _, p := range []string{"--" + name, "-" + name} {
-			if a == p && i+1 < len(args) {
-				return args[i+1]
-			}
-			if v, ok := strings.CutPrefix(a, p+"="); ok {
-				return v
-			}
-		}
-	}
-	return ""
-}
 
 // FromConfig is the target for downstream d of federation f, with the
 // cluster Secret as the config yields it in Want.
@@ -140,31 +22,25 @@ func FromConfig(f *config.Federation, d *config.Downstream) *Target {
 		Upstream: u.Name, ConfigSource: f.Source,
 		DiscoveryURL:   strings.TrimSuffix(u.Issuer, "/") + discovery.DocumentPath,
 		DiscoveryCAPEM: []byte(u.PEM()),
-		UsernamePrefix: d.UsernamePrefix, Grants: generate.Grants(f, d),
+		UsernamePrefix: d.UsernamePrefix, Grants: f.Grants(d),
 		ArgoCDNamespace: u.ArgoCD.Namespace,
+		// What the Secret ArgoCD reads must be: the one generate writes.
+		Want: argocd.For(f, d),
 	}
 	if u.DiscoveryURL != "" {
 		t.DiscoveryURL, t.Published = u.DiscoveryURL, true
 	}
-	want := &ClusterSecret{
-		Name: d.ArgoCD.SecretName, Namespace: u.ArgoCD.Namespace, TypeLabel: "cluster",
-		ClusterName: d.Name, Server: d.Server,
-		Command: u.Plugin.CommandPath(), TokenFile: t.TokenFile, Audience: d.Audience, Issuer: u.Issuer,
-		CAData: []byte(d.PEM()),
-	}
-	if !d.Access.ClusterWide {
-		want.Namespaces = slices.Sorted(slices.Values(d.Access.Namespaces))
-		want.ClusterResources = "false"
-	}
-	t.Want = want
 	return t
 }
 
-// FromSecret is the target a cluster Secret describes, without a config.
-func FromSecret(s *ClusterSecret) *Target {
+// FromSecret is the target a cluster Secret describes, without a config:
+// the token file, audience and issuer are the plugin arguments of its exec
+// config.
+func FromSecret(s *argocd.ClusterSecret) *Target {
+	o, _ := s.TokenFile()
 	return &Target{
 		Name: orDefault(s.ClusterName, s.Name), Server: s.Server, CAPEM: s.CAData,
-		TokenFile: s.TokenFile, Audience: s.Audience, Issuer: s.Issuer,
+		TokenFile: o.File, Audience: o.Audience, Issuer: o.Issuer,
 		ArgoCDNamespace: s.Namespace, Secret: s,
 	}
 }
@@ -183,8 +59,8 @@ func (r *runner) checkSecret() {
 		return
 	}
 	var problems []string
-	if s.TypeLabel != "cluster" {
-		problems = append(problems, fmt.Sprintf("label %s is %q: ArgoCD only reads Secrets labelled \"cluster\"", generate.SecretTypeLabel, s.TypeLabel))
+	if l := s.Labels[argocd.SecretTypeLabel]; l != argocd.SecretTypeCluster {
+		problems = append(problems, fmt.Sprintf("label %s is %q: ArgoCD only reads Secrets labelled %q", argocd.SecretTypeLabel, l, argocd.SecretTypeCluster))
 	}
 	if s.HasBearerToken {
 		problems = append(problems, "config holds a bearerToken: a long-lived credential that federation replaces; remove it")
@@ -192,14 +68,23 @@ func (r *runner) checkSecret() {
 	if s.Insecure {
 		problems = append(problems, "tlsClientConfig.insecure is true: ArgoCD does not verify the downstream's certificate")
 	}
-	if s.Command == "" {
+	var command string
+	var args plugin.TokenFileOptions
+	if s.Exec == nil {
 		problems = append(problems, "config has no execProviderConfig: ArgoCD will not run the credential plugin")
+	} else {
+		command = s.Exec.Command
+		var err error
+		if args, err = s.TokenFile(); err != nil && len(s.Exec.Args) > 0 && s.Exec.Args[0] == plugin.TokenFileCommand {
+			problems = append(problems, fmt.Sprintf("execProviderConfig.args %q: %v: the plugin would refuse them", s.Exec.Args, err))
+		}
 	}
 	nsMsg := "not scoped (cluster-wide)"
 	if len(s.Namespaces) > 0 {
 		nsMsg = "namespaces " + strings.Join(s.Namespaces, ",")
 	}
 	if w := t.Want; w != nil {
+		want, _ := w.TokenFile()
 		if !slices.Equal(s.Namespaces, w.Namespaces) {
 			want := "none (cluster-wide access)"
 			if len(w.Namespaces) > 0 {
@@ -211,10 +96,10 @@ func (r *runner) checkSecret() {
 			{"name", s.ClusterName, w.ClusterName},
 			{"clusterResources", s.ClusterResources, w.ClusterResources},
 			{"server", s.Server, w.Server},
-			{"execProviderConfig.command", s.Command, w.Command},
-			{"the plugin's --file", s.TokenFile, w.TokenFile},
-			{"the plugin's --audience", s.Audience, w.Audience},
-			{"the plugin's --issuer", s.Issuer, w.Issuer},
+			{"execProviderConfig.command", command, w.Exec.Command},
+			{"the plugin's --file", args.File, want.File},
+			{"the plugin's --audience", args.Audience, want.Audience},
+			{"the plugin's --issuer", args.Issuer, want.Issuer},
 		} {
 			if c.got != c.want {
 				problems = append(problems, fmt.Sprintf("%s is %q, the config says %q", c.field, c.got, c.want))

@@ -9,7 +9,6 @@ import (
 
 	"github.com/argocd-k8s-federate/argocd-k8s-federate/internal/config"
 	"github.com/argocd-k8s-federate/argocd-k8s-federate/internal/credential"
-	"github.com/argocd-k8s-federate/argocd-k8s-federate/internal/generate"
 )
 
 // rotationGrace is how long after the kubelet's rotation point a token may
@@ -104,13 +103,8 @@ func expiry(c credential.Claims, now time.Time) Result {
 	if left < minRemaining {
 		return Result{Check: CheckTokenExpiry, Status: Fail, Message: fmt.Sprintf("the token expires in %v", left), Fix: fix}
 	}
-	if start := c.IssuedAt; !start.IsZero() && start.Before(c.Expiry) {
-		end := c.Expiry
-		if w := c.WarnAfter; start.Before(w) && w.Before(end) {
-			end = w
-		}
-		age := min(time.Duration(float64(end.Sub(start))*0.8), 24*time.Hour)
-		if due := start.Add(age); now.After(due.Add(rotationGrace)) {
+	if start, due, ok := credential.DefaultPolicy().Rotation(c); ok {
+		if now.After(due.Add(rotationGrace)) {
 			return Result{Check: CheckTokenExpiry, Status: Fail,
 				Message: fmt.Sprintf("the token was due for replacement %v ago (issued %v ago, expires in %v): nobody is refreshing it", now.Sub(due).Truncate(time.Second), now.Sub(start).Truncate(time.Second), left),
 				Fix:     fix}
@@ -141,8 +135,8 @@ func parseFix(err error) string {
 }
 
 // grantsOf are the grants of the identity whose tokens have subject sub.
-func (r *runner) grantsOf(sub string) []generate.Grant {
-	var out []generate.Grant
+func (r *runner) grantsOf(sub string) []config.Grant {
+	var out []config.Grant
 	for _, g := range r.t.Grants {
 		if sub == config.ServiceAccountSubject(r.t.ArgoCDNamespace, g.Workload.ServiceAccount) {
 			out = append(out, g)

@@ -133,7 +133,7 @@ func gardener(e entry) openIDConnect {
 	u, d := &e.fed.Upstream, e.d
 	o := openIDConnect{
 		typeMeta: typeMeta{APIVersion: "authentication.gardener.cloud/v1alpha1", Kind: "OpenIDConnect"},
-		Metadata: objectMeta{Name: "argocd-k8s-federate-" + u.Name, Labels: labels(u.Name, nil)},
+		Metadata: objectMeta{Name: "argocd-k8s-federate-" + u.Name, Labels: config.ObjectLabels(u.Name, nil)},
 		Spec: openIDConnectSpec{
 			IssuerURL:      u.Issuer,
 			ClientID:       d.Audience,

@@ -95,7 +95,11 @@ func loadFederations(t *testing.T, files ...string) []*config.Federation {
 
 func generateTree(t *testing.T, feds []*config.Federation) *generate.Tree {
 	t.Helper()
-	tree, err := generate.Generate(feds)
+	set, err := config.NewSet(feds)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tree, err := generate.Generate(set)
 	if err != nil {
 		t.Fatalf("generate: %v", err)
 	}

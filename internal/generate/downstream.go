@@ -2,12 +2,9 @@ package generate
 
 import (
 	"bytes"
-	"fmt"
-	"io/fs"
 	"sort"
 
 	"github.com/argocd-k8s-federate/argocd-k8s-federate/internal/config"
-	"github.com/argocd-k8s-federate/argocd-k8s-federate/rbac"
 )
 
 const rbacGroup = "rbac.authorization.k8s.io"
@@ -58,9 +55,9 @@ func presetsFile(presets map[string]bool) ([]byte, error) {
 	var b bytes.Buffer
 	b.WriteString(Header)
 	for i, p := range names {
-		data, err := fs.ReadFile(rbac.Presets, p+".yaml")
+		data, err := config.PresetFile(p)
 		if err != nil {
-			return nil, fmt.Errorf("preset %q: %w", p, err)
+			return nil, err
 		}
 		if i > 0 {
 			b.WriteString("---\n")
@@ -70,21 +67,18 @@ func presetsFile(presets map[string]bool) ([]byte, error) {
 	return b.Bytes(), nil
 }
 
-// presetRoleName is the ClusterRole name a preset file defines.
-func presetRoleName(preset string) string { return "argocd-k8s-federate:" + preset }
-
 // rbacObjects are one hub's roles and bindings in one downstream: for the
 // controller and the server, a binding per namespace (or one cluster-wide
 // binding when asked for) of the prefixed user to its role.
 func rbacObjects(f *config.Federation, d *config.Downstream) []any {
 	u := f.Upstream.Name
 	var objs []any
-	for _, g := range Grants(f, d) {
+	for _, g := range f.Grants(d) {
 		ref := roleRef{APIGroup: rbacGroup, Kind: "ClusterRole", Name: g.RoleName}
 		if len(g.Role.Rules) > 0 {
 			objs = append(objs, clusterRole{
 				typeMeta: typeMeta{APIVersion: rbacGroup + "/v1", Kind: "ClusterRole"},
-				Metadata: objectMeta{Name: g.RoleName, Labels: labels(u, nil)},
+				Metadata: objectMeta{Name: g.RoleName, Labels: config.ObjectLabels(u, nil)},
 				Rules:    g.Role.Rules,
 			})
 		}
@@ -92,7 +86,7 @@ func rbacObjects(f *config.Federation, d *config.Downstream) []any {
 		if g.ClusterWide {
 			objs = append(objs, binding{
 				typeMeta: typeMeta{APIVersion: rbacGroup + "/v1", Kind: "ClusterRoleBinding"},
-				Metadata: objectMeta{Name: g.BindingName, Labels: labels(u, nil)},
+				Metadata: objectMeta{Name: g.BindingName, Labels: config.ObjectLabels(u, nil)},
 				RoleRef:  ref,
 				Subjects: subjects,
 			})
@@ -101,7 +95,7 @@ func rbacObjects(f *config.Federation, d *config.Downstream) []any {
 		for _, n := range g.Namespaces {
 			objs = append(objs, binding{
 				typeMeta: typeMeta{APIVersion: rbacGroup + "/v1", Kind: "RoleBinding"},
-				Metadata: objectMeta{Name: g.BindingName, Namespace: n, Labels: labels(u, nil)},
+				Metadata: objectMeta{Name: g.BindingName, Namespace: n, Labels: config.ObjectLabels(u, nil)},
 				RoleRef:  ref,
 				Subjects: subjects,
 			})

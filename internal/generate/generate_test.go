@@ -16,6 +16,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/argocd-k8s-federate/argocd-k8s-federate/internal/config"
+	"github.com/argocd-k8s-federate/argocd-k8s-federate/internal/fileio"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden trees (and manifests/) from the current generator")
@@ -31,6 +32,16 @@ var goldenCases = []struct {
 	{"preinstalled-shared", []string{"testdata/preinstalled-shared/federation.yaml"}, "testdata/preinstalled-shared/golden"},
 	// The shipped example's tree is manifests/: what a reader looks at.
 	{"example", []string{"../../examples/federation.yaml"}, "../../manifests"},
+}
+
+// set checks federations together, as the CLI does before generating.
+func set(t testing.TB, feds ...*config.Federation) *config.Set {
+	t.Helper()
+	s, err := config.NewSet(feds)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
 }
 
 func load(t testing.TB, files ...string) []*config.Federation {
@@ -49,7 +60,7 @@ func load(t testing.TB, files ...string) []*config.Federation {
 func TestGolden(t *testing.T) {
 	for _, tc := range goldenCases {
 		t.Run(tc.name, func(t *testing.T) {
-			tree, err := Generate(load(t, tc.files...))
+			tree, err := Generate(set(t, load(t, tc.files...)...))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -86,7 +97,7 @@ func fileContent(t *Tree, path string) []byte {
 // TestDeterministic: the order of downstreams and of files given does not
 // change a byte of the output.
 func TestDeterministic(t *testing.T) {
-	a, err := Generate(load(t, "testdata/multi-hub/hub-a.yaml", "testdata/multi-hub/hub-b.yaml"))
+	a, err := Generate(set(t, load(t, "testdata/multi-hub/hub-a.yaml", "testdata/multi-hub/hub-b.yaml")...))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,7 +108,7 @@ func TestDeterministic(t *testing.T) {
 			slices.Reverse(f.Downstreams[i].Access.Namespaces)
 		}
 	}
-	b, err := Generate(feds)
+	b, err := Generate(set(t, feds...))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,7 +119,7 @@ func TestDeterministic(t *testing.T) {
 
 func TestEveryYAMLFileParses(t *testing.T) {
 	for _, tc := range goldenCases {
-		tree, err := Generate(load(t, tc.files...))
+		tree, err := Generate(set(t, load(t, tc.files...)...))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -135,16 +146,8 @@ func TestEveryYAMLFileParses(t *testing.T) {
 	}
 }
 
-func TestGenerateRefusesCollidingHubs(t *testing.T) {
-	feds := load(t, "testdata/multi-hub/hub-a.yaml", "testdata/multi-hub/hub-a.yaml")
-	_, err := Generate(feds)
-	if err == nil || !strings.Contains(err.Error(), "each hub needs its own name") {
-		t.Fatalf("want the duplicate hub refused, got %v", err)
-	}
-}
-
 func TestWriteDir(t *testing.T) {
-	tree, err := Generate(load(t, "testdata/minimal/federation.yaml"))
+	tree, err := Generate(set(t, load(t, "testdata/minimal/federation.yaml")...))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -177,10 +180,10 @@ func TestWriteDir(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []Difference{
-		{"downstream/gone/kustomization.yaml", "extra"},
-		{"downstream/prod/rbac-hub.yaml", "missing"},
-		{"upstream/hub/kustomization.yaml", "changed"},
+	want := []fileio.Difference{
+		{Path: "downstream/gone/kustomization.yaml", What: "extra"},
+		{Path: "downstream/prod/rbac-hub.yaml", What: "missing"},
+		{Path: "upstream/hub/kustomization.yaml", What: "changed"},
 	}
 	if diff := cmp.Diff(want, diffs); diff != "" {
 		t.Errorf("Check (-want +got):\n%s", diff)
@@ -198,7 +201,7 @@ func TestWriteDir(t *testing.T) {
 }
 
 func TestWriteDirRefusesForeignDirectory(t *testing.T) {
-	tree, err := Generate(load(t, "testdata/minimal/federation.yaml"))
+	tree, err := Generate(set(t, load(t, "testdata/minimal/federation.yaml")...))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -225,7 +228,7 @@ func TestWriteDirRefusesForeignDirectory(t *testing.T) {
 }
 
 func TestWriteStream(t *testing.T) {
-	tree, err := Generate(load(t, "../../examples/federation.yaml"))
+	tree, err := Generate(set(t, load(t, "../../examples/federation.yaml")...))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -287,7 +290,7 @@ func BenchmarkGenerate1000(b *testing.B) {
 		var total time.Duration
 		for b.Loop() {
 			start := time.Now()
-			if _, err := Generate([]*config.Federation{f}); err != nil {
+			if _, err := Generate(set(b, f)); err != nil {
 				b.Fatal(err)
 			}
 			total += time.Since(start)
@@ -302,7 +305,7 @@ func BenchmarkGenerate1000(b *testing.B) {
 			b.Errorf("peak RSS %.0f MiB; target < 200 MiB", rss)
 		}
 	})
-	tree, err := Generate([]*config.Federation{f})
+	tree, err := Generate(set(b, f))
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -19,32 +19,6 @@ type objectMeta struct {
 	Annotations map[string]string `json:"annotations,omitempty"`
 }
 
-type secret struct {
-	typeMeta   `json:",inline"`
-	Metadata   objectMeta        `json:"metadata"`
-	Type       string            `json:"type"`
-	StringData map[string]string `json:"stringData"`
-}
-
-// clusterConfig is the "config" key of an ArgoCD cluster Secret
-// (v1alpha1.ClusterConfig), with the fields this tool sets.
-type clusterConfig struct {
-	ExecProviderConfig execProviderConfig `json:"execProviderConfig"`
-	TLSClientConfig    tlsClientConfig    `json:"tlsClientConfig"`
-}
-
-type execProviderConfig struct {
-	Command     string   `json:"command"`
-	Args        []string `json:"args"`
-	APIVersion  string   `json:"apiVersion"`
-	InstallHint string   `json:"installHint,omitempty"`
-}
-
-type tlsClientConfig struct {
-	Insecure bool   `json:"insecure"`
-	CAData   []byte `json:"caData,omitempty"`
-}
-
 type subject struct {
 	APIGroup string `json:"apiGroup"`
 	Kind     string `json:"kind"`

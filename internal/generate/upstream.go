@@ -1,13 +1,13 @@
 package generate
 
 import (
-	"bytes"
-	"encoding/json"
-	"fmt"
 	"sort"
 	"strings"
 
+	"github.com/argocd-k8s-federate/argocd-k8s-federate/internal/argocd"
 	"github.com/argocd-k8s-federate/argocd-k8s-federate/internal/config"
+	"github.com/argocd-k8s-federate/argocd-k8s-federate/internal/parallel"
+	"github.com/argocd-k8s-federate/argocd-k8s-federate/internal/plugin"
 )
 
 // upstream renders upstream/<name>/: a kustomize Component that patches the
@@ -38,9 +38,9 @@ func (t *Tree) upstream(f *config.Federation) error {
 	// One Secret per downstream, rendered in parallel, added in name order.
 	secrets := make([]Tree, len(downstreams))
 	errs := make([]error, len(downstreams))
-	parallel(len(downstreams), func(i int) {
+	parallel.Do(len(downstreams), func(i int) {
 		d := &downstreams[i]
-		s, err := clusterSecret(f, d)
+		s, err := argocd.For(f, d).Object()
 		if err == nil {
 			err = secrets[i].addYAML(dir+d.ArgoCD.SecretName+".yaml", s)
 		}
@@ -113,7 +113,7 @@ func workloadPatchFor(f *config.Federation, w config.Workload) workloadPatch {
 		sources = append(sources, projectedSource{ServiceAccountToken: serviceAccountToken{
 			Audience:          aud,
 			ExpirationSeconds: u.Token.ExpirationSeconds,
-			Path:              config.TokenFile(aud),
+			Path:              plugin.TokenFileName(aud),
 		}})
 	}
 	spec.Volumes = append(spec.Volumes, volume{Name: TokenVolume, Projected: &projected{Sources: sources}})
@@ -126,7 +126,7 @@ func workloadPatchFor(f *config.Federation, w config.Workload) workloadPatch {
 		sc.Capabilities.Drop = []string{"ALL"}
 		sc.SeccompProfile.Type = "RuntimeDefault"
 		spec.InitContainers = []container{{
-			Name:            InitContainerName,
+			Name:            config.InitContainerName,
 			Image:           u.Plugin.Image,
 			ImagePullPolicy: u.Plugin.ImagePullPolicy,
 			Args:            []string{"install", "--to", u.Plugin.Dir},
@@ -140,70 +140,4 @@ func workloadPatchFor(f *config.Federation, w config.Workload) workloadPatch {
 	}
 	spec.Containers = []container{{Name: w.Container, VolumeMounts: mounts}}
 	return p
-}
-
-// clusterSecret is the ArgoCD cluster Secret of one downstream: where it is,
-// how to verify it, and the exec config that runs the plugin on the
-// downstream's token file. It holds no credential.
-func clusterSecret(f *config.Federation, d *config.Downstream) (secret, error) {
-	u := &f.Upstream
-	cfg := clusterConfig{
-		ExecProviderConfig: execProviderConfig{
-			Command: u.Plugin.CommandPath(),
-			Args: []string{
-				"token-file",
-				"--file", f.TokenPath(d),
-				"--audience", d.Audience,
-				"--issuer", u.Issuer,
-			},
-			APIVersion:  ExecAPIVersion,
-			InstallHint: installHint(u),
-		},
-	}
-	if pem := d.PEM(); pem != "" {
-		cfg.TLSClientConfig.CAData = []byte(pem)
-	}
-	js, err := json.MarshalIndent(cfg, "", "  ")
-	if err != nil {
-		return secret{}, fmt.Errorf("render cluster config of %s: %w", d.Name, err)
-	}
-	data := map[string]string{
-		"name":   d.Name,
-		"server": d.Server,
-		"config": string(js) + "\n",
-	}
-	if d.ArgoCD.Project != "" {
-		data["project"] = d.ArgoCD.Project
-	}
-	if !d.Access.ClusterWide {
-		// ArgoCD must watch only what RBAC lets it see.
-		ns := append([]string(nil), d.Access.Namespaces...)
-		sort.Strings(ns)
-		data["namespaces"] = strings.Join(ns, ",")
-		data["clusterResources"] = "false"
-	}
-	l := labels(u.Name, d.ArgoCD.Labels)
-	l[SecretTypeLabel] = "cluster"
-	return secret{
-		typeMeta: typeMeta{APIVersion: "v1", Kind: "Secret"},
-		Metadata: objectMeta{
-			Name:        d.ArgoCD.SecretName,
-			Namespace:   u.ArgoCD.Namespace,
-			Labels:      l,
-			Annotations: d.ArgoCD.Annotations,
-		},
-		Type:       "Opaque",
-		StringData: data,
-	}, nil
-}
-
-func installHint(u *config.Upstream) string {
-	var b bytes.Buffer
-	fmt.Fprintf(&b, "%s is missing from this ArgoCD container. ", u.Plugin.CommandPath())
-	if u.Plugin.Delivery == config.DeliveryInitContainer {
-		fmt.Fprintf(&b, "The init container %s installs it: check that the argocd-k8s-federate Component is in the ArgoCD kustomization and read that init container's logs.", InitContainerName)
-	} else {
-		b.WriteString("upstream.plugin.delivery is Preinstalled: the ArgoCD image must contain it at that path.")
-	}
-	return b.String()
 }

@@ -7,11 +7,12 @@ package install
 import (
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"syscall"
+
+	"github.com/argocd-k8s-federate/argocd-k8s-federate/internal/fileio"
 )
 
 // Executable installs the running executable into dir under its own base
@@ -24,10 +25,9 @@ func Executable(dir string) (string, error) {
 	return File(src, dir)
 }
 
-// File copies src into dir under src's base name: a temporary file in dir,
-// written, synced, made mode 0755 and renamed over the destination. It
-// returns the installed path.
-func File(src, dir string) (path string, err error) {
+// File copies src into dir under src's base name, atomically and mode 0755
+// (fileio.WriteFile). It returns the installed path.
+func File(src, dir string) (string, error) {
 	if dir == "" {
 		return "", errors.New("no target directory")
 	}
@@ -51,32 +51,12 @@ func File(src, dir string) (path string, err error) {
 	}
 	defer in.Close()
 
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(src)+".tmp-*")
-	if err != nil {
-		return "", notWritable(dir, err)
-	}
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
+	if err := fileio.WriteFile(dst, in, 0o755); err != nil {
+		if errors.Is(err, fs.ErrPermission) || errors.Is(err, syscall.EROFS) {
+			return "", notWritable(dir, err)
 		}
-	}()
-	if _, err = io.Copy(tmp, in); err != nil {
-		return "", fmt.Errorf("write %q: %w", tmp.Name(), err)
-	}
-	if err = tmp.Chmod(0o755); err != nil {
-		return "", fmt.Errorf("make %q executable: %w", tmp.Name(), err)
-	}
-	if err = tmp.Sync(); err != nil {
-		return "", fmt.Errorf("sync %q: %w", tmp.Name(), err)
-	}
-	if err = tmp.Close(); err != nil {
-		return "", fmt.Errorf("close %q: %w", tmp.Name(), err)
-	}
-	if err = os.Rename(tmp.Name(), dst); err != nil {
 		return "", fmt.Errorf("install %q: %w", dst, err)
 	}
-	syncDir(dir)
 	return dst, nil
 }
 
@@ -89,7 +69,7 @@ func notWritable(dir string, err error) error {
 	case errors.Is(err, syscall.EROFS):
 		return fmt.Errorf("target directory %q: %w: mount a writable volume (an emptyDir) there", dir, syscall.EROFS)
 	}
-	return fmt.Errorf("create a file in target directory %q: %w", dir, err)
+	return fmt.Errorf("write into target directory %q: %w", dir, err)
 }
 
 // same reports whether dst already is src (installing a binary onto itself).
@@ -103,13 +83,4 @@ func same(src, dst string) bool {
 		return false
 	}
 	return os.SameFile(a, b)
-}
-
-// syncDir makes the rename durable; a failure leaves the file in place and
-// is not worth failing the install for (some file systems refuse it).
-func syncDir(dir string) {
-	if d, err := os.Open(dir); err == nil {
-		d.Sync()
-		d.Close()
-	}
 }

@@ -58,7 +58,7 @@ func Run(prog string, args []string, env Env, stdout, stderr io.Writer) int {
 	}
 	cmd, rest := args[0], args[1:]
 	switch cmd {
-	case "token-file":
+	case TokenFileCommand:
 		return runTokenFile(prog, rest, env, stdout, stderr)
 	case "install":
 		return runInstall(prog, rest, stdout, stderr)
@@ -143,7 +143,7 @@ func (c *command) usage(w io.Writer) {
 }
 
 func tokenFileCommand(prog string, o *TokenFileOptions) *command {
-	c := newCommand(prog, "token-file", "token-file [--file PATH] [--audience AUD] [--issuer URL] [--skew 10s] [--poll-interval 30s]",
+	c := newCommand(prog, TokenFileCommand, TokenFileCommand+" [--file PATH] [--audience AUD] [--issuer URL] [--skew 10s] [--poll-interval 30s]",
 		`Prints a client.authentication.k8s.io ExecCredential for the projected
 service-account token in --file, in the apiVersion that client-go asks for in
 KUBERNETES_EXEC_INFO (v1 when unset). The file is re-read on every call.
@@ -158,7 +158,7 @@ error.
 Example (an ArgoCD cluster Secret's config):
   "execProviderConfig": {
     "command": "/plugins/`+Name+`",
-    "args": ["token-file", "--file", "/var/run/secrets/tokens/downstream-a", "--audience", "downstream-a"],
+    "args": ["token-file", "--file", "`+DefaultTokenDir+`/downstream-a", "--audience", "downstream-a"],
     "apiVersion": "client.authentication.k8s.io/v1"
   }
 `)
@@ -231,7 +231,7 @@ func runHelp(prog string, args []string, stdout, stderr io.Writer) int {
 		o := DefaultTokenFileOptions()
 		var dir string
 		switch args[0] {
-		case "token-file":
+		case TokenFileCommand:
 			tokenFileCommand(prog, &o).usage(stdout)
 		case "install":
 			installCommand(prog, &dir).usage(stdout)

@@ -13,8 +13,39 @@ import (
 	"github.com/argocd-k8s-federate/argocd-k8s-federate/internal/credential"
 )
 
-// DefaultTokenFile is where the generated projected volume mounts the token.
-const DefaultTokenFile = "/var/run/secrets/tokens/federated-token"
+// TokenFileCommand is the command ArgoCD runs: the first of the args in a
+// cluster Secret's execProviderConfig.
+const TokenFileCommand = "token-file"
+
+// DefaultTokenDir is where the generated projected volume is mounted by
+// default; the token of each audience is the file TokenFileName(audience)
+// in it, which is also token-file's --file when only --audience is given.
+const DefaultTokenDir = "/var/run/secrets/argocd-k8s-federate"
+
+// TokenFileName is the file name, inside the token mount, of the token for
+// one audience: the audience with every character that is not safe in a file
+// name replaced by '-'.
+func TokenFileName(audience string) string {
+	b := []byte(audience)
+	for i, c := range b {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-') {
+			b[i] = '-'
+		}
+	}
+	name := string(b)
+	if name == "" || name == "." || name == ".." || name[0] == '.' {
+		name = "token-" + name
+	}
+	if len(name) > 200 {
+		name = name[:200]
+	}
+	return name
+}
+
+// TokenPath is the path of the token for audience in a mount at dir.
+func TokenPath(dir, audience string) string {
+	return dir + "/" + TokenFileName(audience)
+}
 
 // TokenFileOptions are the flags of token-file.
 type TokenFileOptions struct {
@@ -30,13 +61,60 @@ type TokenFileOptions struct {
 
 // DefaultTokenFileOptions returns the defaults of the flags.
 func DefaultTokenFileOptions() TokenFileOptions {
-	return TokenFileOptions{File: DefaultTokenFile, Policy: credential.DefaultPolicy()}
+	return TokenFileOptions{Policy: credential.DefaultPolicy()}
+}
+
+// Args is the command line that runs token-file with these options, as a
+// cluster Secret's execProviderConfig.args: the command, then every flag
+// whose value is not its default, in a fixed order. ParseTokenFileArgs
+// reads it back.
+func (o TokenFileOptions) Args() []string {
+	def := DefaultTokenFileOptions()
+	args := []string{TokenFileCommand}
+	for _, f := range []struct{ name, value, def string }{
+		{"file", o.File, def.File},
+		{"audience", o.Audience, def.Audience},
+		{"issuer", o.Issuer, def.Issuer},
+		{"skew", o.Policy.Skew.String(), def.Policy.Skew.String()},
+		{"poll-interval", o.Policy.PollInterval.String(), def.Policy.PollInterval.String()},
+	} {
+		if f.value != f.def {
+			args = append(args, "--"+f.name, f.value)
+		}
+	}
+	return args
+}
+
+// ParseTokenFileArgs parses a token-file command line (args[0] is the
+// command) with the flags the plugin itself parses, as it would.
+func ParseTokenFileArgs(args []string) (TokenFileOptions, error) {
+	o := DefaultTokenFileOptions()
+	if len(args) == 0 || args[0] != TokenFileCommand {
+		return o, fmt.Errorf("the arguments do not start with the command %s", TokenFileCommand)
+	}
+	c := tokenFileCommand(Name, &o)
+	if err := c.flags.Parse(args[1:]); err != nil {
+		return o, err
+	}
+	if c.flags.NArg() > 0 {
+		return o, fmt.Errorf("unexpected argument %q", c.flags.Arg(0))
+	}
+	return o, nil
+}
+
+// file is the token file to read: --file, or the token of --audience in
+// the default mount.
+func (o TokenFileOptions) file() string {
+	if o.File == "" && o.Audience != "" {
+		return TokenPath(DefaultTokenDir, o.Audience)
+	}
+	return o.File
 }
 
 // AddFlags binds the options to fs, with the current values as defaults.
 // (A cobra command can take them with pflag's AddGoFlagSet.)
 func (o *TokenFileOptions) AddFlags(fs *flag.FlagSet) {
-	fs.StringVar(&o.File, "file", o.File, "the projected service-account token `path`, re-read on every call")
+	fs.StringVar(&o.File, "file", o.File, "the projected service-account token `path`, re-read on every call (default with --audience: "+DefaultTokenDir+"/<audience>, where the generated volume mounts it)")
 	fs.StringVar(&o.Audience, "audience", o.Audience,
 		"refuse a token whose aud does not contain this `audience` (catches a wrong volume mount)")
 	fs.StringVar(&o.Issuer, "issuer", o.Issuer, "refuse a token whose iss is not this issuer `URL`")
@@ -49,8 +127,8 @@ func (o *TokenFileOptions) AddFlags(fs *flag.FlagSet) {
 // Validate reports every flag that cannot work.
 func (o TokenFileOptions) Validate() error {
 	var errs []error
-	if o.File == "" {
-		errs = append(errs, errors.New("--file must not be empty"))
+	if o.File == "" && o.Audience == "" {
+		errs = append(errs, errors.New("--file is required: the projected token file (or --audience alone, whose token the generated volume mounts at "+DefaultTokenDir+"/<audience>)"))
 	}
 	if o.Policy.Skew < 0 {
 		errs = append(errs, fmt.Errorf("--skew %v must not be negative", o.Policy.Skew))
@@ -92,20 +170,21 @@ func TokenFile(o TokenFileOptions, env Env, stdout io.Writer) error {
 		return fmt.Errorf("%w: client-go sets it from execProviderConfig (apiVersion %s or v1beta1); unset it to run the plugin by hand",
 			err, credential.APIVersionV1)
 	}
-	data, err := readTokenFile(o.File)
+	file := o.file()
+	data, err := readTokenFile(file)
 	if err != nil {
 		return err
 	}
 	tok, err := credential.ParseToken(data)
 	if err != nil {
-		return explainToken(o.File, err)
+		return explainToken(file, err)
 	}
-	if err := o.checkClaims(tok.Claims); err != nil {
+	if err := o.checkClaims(file, tok.Claims); err != nil {
 		return err
 	}
 	expiry, err := o.Policy.Expiry(tok.Claims, env.Now())
 	if err != nil {
-		return explainToken(o.File, err)
+		return explainToken(file, err)
 	}
 	out, err := credential.NewExecCredential(apiVersion, tok.Raw, expiry).Marshal()
 	if err != nil {
@@ -117,18 +196,12 @@ func TokenFile(o TokenFileOptions, env Env, stdout io.Writer) error {
 	return nil
 }
 
-// readTokenFile reads at most one byte more than a token may have.
+// readTokenFile reads the token file and explains why it cannot.
 func readTokenFile(path string) ([]byte, error) {
-	f, err := os.Open(path)
-	if err == nil {
-		var data []byte
-		data, err = io.ReadAll(io.LimitReader(f, credential.MaxTokenSize+1))
-		f.Close()
-		if err == nil {
-			return data, nil
-		}
-	}
+	data, err := credential.ReadTokenFile(path)
 	switch {
+	case err == nil:
+		return data, nil
 	case errors.Is(err, fs.ErrNotExist):
 		return nil, fmt.Errorf("read token file %q: %w: the projected serviceAccountToken volume is not mounted in this container, or --file names the wrong path",
 			path, fs.ErrNotExist)
@@ -167,7 +240,7 @@ func explainToken(path string, err error) error {
 }
 
 // checkClaims applies --audience and --issuer.
-func (o TokenFileOptions) checkClaims(c credential.Claims) error {
+func (o TokenFileOptions) checkClaims(file string, c credential.Claims) error {
 	if o.Audience != "" && !c.HasAudience(o.Audience) {
 		err := &credential.Error{Problem: credential.ProblemAudience,
 			Msg: fmt.Sprintf("token is for audience %q, want %q", c.Audience, o.Audience)}
@@ -175,7 +248,7 @@ func (o TokenFileOptions) checkClaims(c credential.Claims) error {
 			err.Msg = fmt.Sprintf("token has no aud claim, want %q", o.Audience)
 		}
 		return fmt.Errorf("token file %q: %w: the volume mounted there holds another downstream's token; mount the projected token whose serviceAccountToken.audience is %q, or fix --audience",
-			o.File, err, o.Audience)
+			file, err, o.Audience)
 	}
 	if o.Issuer != "" && c.Issuer != o.Issuer {
 		err := &credential.Error{Problem: credential.ProblemIssuer,
@@ -184,7 +257,7 @@ func (o TokenFileOptions) checkClaims(c credential.Claims) error {
 			err.Msg = fmt.Sprintf("token has no iss claim, want %q", o.Issuer)
 		}
 		return fmt.Errorf("token file %q: %w: the token comes from another issuer; check the upstream's --service-account-issuer and the volume mount, or fix --issuer",
-			o.File, err)
+			file, err)
 	}
 	return nil
 }

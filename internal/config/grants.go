@@ -1,4 +1,4 @@
-package generate
+package config
 
 import (
 	"fmt"
@@ -7,7 +7,6 @@ import (
 
 	"sigs.k8s.io/yaml"
 
-	"github.com/argocd-k8s-federate/argocd-k8s-federate/internal/config"
 	"github.com/argocd-k8s-federate/argocd-k8s-federate/rbac"
 )
 
@@ -16,11 +15,11 @@ import (
 type Grant struct {
 	// Who is "controller" or "server".
 	Who      string
-	Workload config.Workload
+	Workload Workload
 	// User is the username the downstream maps the identity's tokens to.
 	User string
 	// Role is the role as the config gives it.
-	Role config.Role
+	Role Role
 	// RoleName is the ClusterRole the bindings refer to.
 	RoleName string
 	// BindingName names the RoleBindings (or the ClusterRoleBinding).
@@ -31,16 +30,17 @@ type Grant struct {
 	Namespaces  []string
 }
 
-// Grants are the controller's and the server's grants in downstream d.
-func Grants(f *config.Federation, d *config.Downstream) []Grant {
+// Grants are the controller's and the server's grants in downstream d: what
+// generate binds and what doctor checks.
+func (f *Federation) Grants(d *Downstream) []Grant {
 	u := f.Upstream.Name
 	ns := append([]string(nil), d.Access.Namespaces...)
 	sort.Strings(ns)
 	var grants []Grant
 	for _, g := range []struct {
 		who  string
-		w    config.Workload
-		role config.Role
+		w    Workload
+		role Role
 	}{
 		{"controller", f.Upstream.ArgoCD.Controller, d.Access.Controller},
 		{"server", f.Upstream.ArgoCD.Server, d.Access.Server},
@@ -49,7 +49,7 @@ func Grants(f *config.Federation, d *config.Downstream) []Grant {
 		roleName := name
 		switch {
 		case g.role.Preset != "":
-			roleName = presetRoleName(g.role.Preset)
+			roleName = PresetRoleName(g.role.Preset)
 		case g.role.ClusterRole != "":
 			roleName = g.role.ClusterRole
 		}
@@ -65,17 +65,29 @@ func Grants(f *config.Federation, d *config.Downstream) []Grant {
 	return grants
 }
 
+// PresetRoleName is the ClusterRole name a preset file of rbac/ defines.
+func PresetRoleName(preset string) string { return "argocd-k8s-federate:" + preset }
+
 // PresetRules are the rules of a preset role, as rbac/<preset>.yaml has them.
-func PresetRules(preset string) ([]config.PolicyRule, error) {
-	data, err := fs.ReadFile(rbac.Presets, preset+".yaml")
+func PresetRules(preset string) ([]PolicyRule, error) {
+	data, err := PresetFile(preset)
 	if err != nil {
-		return nil, fmt.Errorf("preset %q: %w", preset, err)
+		return nil, err
 	}
 	var role struct {
-		Rules []config.PolicyRule `json:"rules"`
+		Rules []PolicyRule `json:"rules"`
 	}
 	if err := yaml.Unmarshal(data, &role); err != nil {
 		return nil, fmt.Errorf("preset %q: %w", preset, err)
 	}
 	return role.Rules, nil
+}
+
+// PresetFile is rbac/<preset>.yaml, the reviewed ClusterRole of a preset.
+func PresetFile(preset string) ([]byte, error) {
+	data, err := fs.ReadFile(rbac.Presets, preset+".yaml")
+	if err != nil {
+		return nil, fmt.Errorf("preset %q: %w", preset, err)
+	}
+	return data, nil
 }

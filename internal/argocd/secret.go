@@ -1,0 +1,237 @@
+// Package argocd owns the ArgoCD cluster Secret: the one contract between
+// the generator that writes it, ArgoCD that reads it (util/db.SecretToCluster)
+// and the doctor that reads it back. For builds it from a federation config,
+// Object encodes it, Parse decodes it.
+package argocd
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+
+	"sigs.k8s.io/yaml"
+
+	"github.com/argocd-k8s-federate/argocd-k8s-federate/internal/config"
+	"github.com/argocd-k8s-federate/argocd-k8s-federate/internal/credential"
+	"github.com/argocd-k8s-federate/argocd-k8s-federate/internal/plugin"
+)
+
+// The label ArgoCD finds its cluster Secrets by.
+const (
+	SecretTypeLabel   = "argocd.argoproj.io/secret-type"
+	SecretTypeCluster = "cluster"
+)
+
+// ClusterSecret is an ArgoCD cluster Secret: the fields this tool writes,
+// and those the doctor looks at when it reads one.
+type ClusterSecret struct {
+	// Source is the file the Secret was parsed from ("" when built).
+	Source      string
+	Name        string
+	Namespace   string
+	Labels      map[string]string
+	Annotations map[string]string
+	// ClusterName, Server and Project are the data keys name, server and
+	// project.
+	ClusterName string
+	Server      string
+	Project     string
+	// Namespaces (sorted) and ClusterResources scope what ArgoCD watches:
+	// the namespaces RBAC grants, and "false" with them.
+	Namespaces       []string
+	ClusterResources string
+	// Exec is the config's execProviderConfig: how ArgoCD runs the plugin.
+	Exec *ExecProviderConfig
+	// CAData verifies the downstream's certificate (tlsClientConfig.caData).
+	CAData   []byte
+	Insecure bool
+	// HasBearerToken: the config holds a bearer token (never written here).
+	HasBearerToken bool
+}
+
+// ExecProviderConfig is the config's execProviderConfig
+// (v1alpha1.ExecProviderConfig), with the fields this tool sets.
+type ExecProviderConfig struct {
+	Command     string   `json:"command"`
+	Args        []string `json:"args"`
+	APIVersion  string   `json:"apiVersion"`
+	InstallHint string   `json:"installHint,omitempty"`
+}
+
+// clusterConfig is the "config" key of a cluster Secret
+// (v1alpha1.ClusterConfig), with the fields this tool sets or checks.
+type clusterConfig struct {
+	BearerToken        string              `json:"bearerToken,omitempty"`
+	ExecProviderConfig *ExecProviderConfig `json:"execProviderConfig,omitempty"`
+	TLSClientConfig    tlsClientConfig     `json:"tlsClientConfig"`
+}
+
+type tlsClientConfig struct {
+	Insecure bool   `json:"insecure"`
+	CAData   []byte `json:"caData,omitempty"`
+}
+
+// For is the cluster Secret of downstream d as federation f yields it: where
+// the downstream is, how to verify it, and the exec config that runs the
+// plugin on the downstream's token. It holds no credential.
+func For(f *config.Federation, d *config.Downstream) *ClusterSecret {
+	u := &f.Upstream
+	l := config.ObjectLabels(u.Name, d.ArgoCD.Labels)
+	l[SecretTypeLabel] = SecretTypeCluster
+	s := &ClusterSecret{
+		Name:        d.ArgoCD.SecretName,
+		Namespace:   u.ArgoCD.Namespace,
+		Labels:      l,
+		Annotations: d.ArgoCD.Annotations,
+		ClusterName: d.Name,
+		Server:      d.Server,
+		Project:     d.ArgoCD.Project,
+		Exec: &ExecProviderConfig{
+			Command: u.Plugin.CommandPath(),
+			Args: plugin.TokenFileOptions{
+				File: f.TokenPath(d), Audience: d.Audience, Issuer: u.Issuer,
+				Policy: credential.DefaultPolicy(),
+			}.Args(),
+			APIVersion:  credential.APIVersionV1,
+			InstallHint: installHint(u),
+		},
+	}
+	if pem := d.PEM(); pem != "" {
+		s.CAData = []byte(pem)
+	}
+	if !d.Access.ClusterWide {
+		// ArgoCD must watch only what RBAC lets it see.
+		s.Namespaces = append([]string(nil), d.Access.Namespaces...)
+		sort.Strings(s.Namespaces)
+		s.ClusterResources = "false"
+	}
+	return s
+}
+
+func installHint(u *config.Upstream) string {
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "%s is missing from this ArgoCD container. ", u.Plugin.CommandPath())
+	if u.Plugin.Delivery == config.DeliveryInitContainer {
+		fmt.Fprintf(&b, "The init container %s installs it: check that the argocd-k8s-federate Component is in the ArgoCD kustomization and read that init container's logs.", config.InitContainerName)
+	} else {
+		b.WriteString("upstream.plugin.delivery is Preinstalled: the ArgoCD image must contain it at that path.")
+	}
+	return b.String()
+}
+
+// TokenFile is what the plugin's command line in Exec says: the token file,
+// audience and issuer token-file checks. It fails when Exec does not run
+// token-file or its arguments do not parse as the plugin parses them.
+func (s *ClusterSecret) TokenFile() (plugin.TokenFileOptions, error) {
+	if s.Exec == nil {
+		return plugin.TokenFileOptions{}, fmt.Errorf("no execProviderConfig")
+	}
+	return plugin.ParseTokenFileArgs(s.Exec.Args)
+}
+
+// secret is the Secret object, as rendered.
+type secret struct {
+	APIVersion string            `json:"apiVersion"`
+	Kind       string            `json:"kind"`
+	Metadata   metadata          `json:"metadata"`
+	Type       string            `json:"type"`
+	StringData map[string]string `json:"stringData"`
+}
+
+type metadata struct {
+	Name        string            `json:"name"`
+	Namespace   string            `json:"namespace,omitempty"`
+	Labels      map[string]string `json:"labels,omitempty"`
+	Annotations map[string]string `json:"annotations,omitempty"`
+}
+
+// Object is the Secret as a Kubernetes object with stringData, to render as
+// YAML or JSON.
+func (s *ClusterSecret) Object() (any, error) {
+	cfg := clusterConfig{ExecProviderConfig: s.Exec, TLSClientConfig: tlsClientConfig{Insecure: s.Insecure, CAData: s.CAData}}
+	js, err := json.MarshalIndent(cfg, "", "  ")
+	if err != nil {
+		return nil, fmt.Errorf("render the cluster config of %s: %w", s.ClusterName, err)
+	}
+	data := map[string]string{
+		"name":   s.ClusterName,
+		"server": s.Server,
+		"config": string(js) + "\n",
+	}
+	if s.Project != "" {
+		data["project"] = s.Project
+	}
+	if len(s.Namespaces) > 0 || s.ClusterResources != "" {
+		data["namespaces"] = strings.Join(s.Namespaces, ",")
+		data["clusterResources"] = s.ClusterResources
+	}
+	return secret{
+		APIVersion: "v1", Kind: "Secret",
+		Metadata: metadata{Name: s.Name, Namespace: s.Namespace, Labels: s.Labels, Annotations: s.Annotations},
+		Type:     "Opaque", StringData: data,
+	}, nil
+}
+
+// Parse reads a cluster Secret as YAML or JSON: the file generate wrote
+// (stringData) or `kubectl get secret -o yaml` (data). source names it in
+// errors.
+func Parse(data []byte, source string) (*ClusterSecret, error) {
+	var obj struct {
+		Kind     string `json:"kind"`
+		Metadata struct {
+			Name        string            `json:"name"`
+			Namespace   string            `json:"namespace"`
+			Labels      map[string]string `json:"labels"`
+			Annotations map[string]string `json:"annotations"`
+		} `json:"metadata"`
+		Data       map[string][]byte `json:"data"`
+		StringData map[string]string `json:"stringData"`
+	}
+	// A generated file starts with a comment; several documents are not a
+	// Secret.
+	if bytes.Contains(data, []byte("\n---")) {
+		return nil, fmt.Errorf("cluster Secret %s holds several YAML documents: give one Secret", source)
+	}
+	if err := yaml.Unmarshal(data, &obj); err != nil {
+		return nil, fmt.Errorf("cluster Secret %s is not a Secret in YAML or JSON: %w", source, err)
+	}
+	if obj.Kind != "Secret" {
+		return nil, fmt.Errorf("cluster Secret %s: kind is %q, not Secret (give the ArgoCD cluster Secret: kubectl -n argocd get secret cluster-NAME -o yaml)", source, obj.Kind)
+	}
+	values := map[string]string{}
+	for k, v := range obj.Data {
+		values[k] = string(v)
+	}
+	for k, v := range obj.StringData { // the API server lets stringData win
+		values[k] = v
+	}
+	s := &ClusterSecret{
+		Source: source, Name: obj.Metadata.Name, Namespace: obj.Metadata.Namespace,
+		Labels: obj.Metadata.Labels, Annotations: obj.Metadata.Annotations,
+		ClusterName: values["name"], Server: values["server"], Project: values["project"],
+		ClusterResources: values["clusterResources"],
+	}
+	if ns := values["namespaces"]; ns != "" {
+		for _, n := range strings.Split(ns, ",") {
+			if n = strings.TrimSpace(n); n != "" {
+				s.Namespaces = append(s.Namespaces, n)
+			}
+		}
+		sort.Strings(s.Namespaces)
+	}
+	if s.Server == "" {
+		return nil, fmt.Errorf("cluster Secret %s has no server: it is not an ArgoCD cluster Secret", source)
+	}
+	var cfg clusterConfig
+	if raw := values["config"]; raw != "" {
+		if err := json.Unmarshal([]byte(raw), &cfg); err != nil {
+			return nil, fmt.Errorf("cluster Secret %s: config is not ArgoCD's cluster config JSON: %w", source, err)
+		}
+	}
+	s.HasBearerToken = cfg.BearerToken != ""
+	s.Insecure, s.CAData = cfg.TLSClientConfig.Insecure, cfg.TLSClientConfig.CAData
+	s.Exec = cfg.ExecProviderConfig
+	return s, nil
+}

@@ -1,0 +1,53 @@
+package config
+
+import "github.com/argocd-k8s-federate/argocd-k8s-federate/internal/plugin"
+
+// The names derived from a completed config, one place each: where the
+// plugin and the tokens are in the pods, who the downstream sees.
+
+// Labels of every generated object.
+const (
+	ManagedByLabel = "app.kubernetes.io/managed-by"
+	ManagedBy      = "argocd-k8s-federate"
+	UpstreamLabel  = "argocd-k8s-federate.io/upstream"
+)
+
+// ObjectLabels are the labels of a generated object of hub upstream ("" for
+// objects of no one hub), with extra ones added.
+func ObjectLabels(upstream string, extra map[string]string) map[string]string {
+	l := map[string]string{ManagedByLabel: ManagedBy}
+	if upstream != "" {
+		l[UpstreamLabel] = upstream
+	}
+	for k, v := range extra {
+		l[k] = v
+	}
+	return l
+}
+
+// InitContainerName is the init container that installs the plugin
+// (delivery InitContainer).
+const InitContainerName = "install-argocd-k8s-federate"
+
+// CommandPath is the absolute path of the plugin inside the ArgoCD containers.
+func (p Plugin) CommandPath() string {
+	if p.Delivery == DeliveryPreinstalled {
+		return p.Command
+	}
+	return p.Dir + "/" + plugin.Name
+}
+
+// TokenPath is the absolute path of a downstream's token in the pods.
+func (f *Federation) TokenPath(d *Downstream) string {
+	return plugin.TokenPath(f.Upstream.Token.MountPath, d.Audience)
+}
+
+// ServiceAccountSubject is the sub claim of a service account's tokens.
+func ServiceAccountSubject(namespace, name string) string {
+	return "system:serviceaccount:" + namespace + ":" + name
+}
+
+// User is the username a downstream sees for one ArgoCD service account.
+func (f *Federation) User(d *Downstream, w Workload) string {
+	return d.UsernamePrefix + ServiceAccountSubject(f.Upstream.ArgoCD.Namespace, w.ServiceAccount)
+}

@@ -1,0 +1,252 @@
+// Package fileio owns how the tools read and write files: reads are bounded,
+// and every write is atomic, so a reader or a crash sees the old content or
+// the new, never a part. The generator's tree, the published discovery and
+// the plugin's install all write through it.
+//
+// It links only the standard library: the plugin build uses it.
+package fileio
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+
+	"github.com/argocd-k8s-federate/argocd-k8s-federate/internal/parallel"
+)
+
+// File is one file of a tree, its path slash-separated and relative to the
+// tree's directory.
+type File struct {
+	Path    string
+	Content []byte
+}
+
+// ReadAtMost reads at most n bytes of the file at path: a caller that must
+// refuse a larger file asks for one byte more than it accepts.
+func ReadAtMost(path string, n int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return io.ReadAll(io.LimitReader(f, n))
+}
+
+// WriteFile replaces path with the content of r atomically: a temporary file
+// in the same directory is written, given mode perm, synced, and renamed over
+// path; the directory is then synced. On failure nothing is left behind and
+// path is unchanged. Errors wrap the underlying *fs.PathError, so errors.Is
+// tells fs.ErrPermission and the like apart.
+func WriteFile(path string, r io.Reader, perm fs.FileMode) (err error) {
+	dir := filepath.Dir(path)
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return fmt.Errorf("create a file in %s: %w", dir, err)
+	}
+	defer func() {
+		if err != nil {
+			tmp.Close()
+			os.Remove(tmp.Name())
+		}
+	}()
+	if _, err = io.Copy(tmp, r); err != nil {
+		return fmt.Errorf("write %s: %w", tmp.Name(), err)
+	}
+	if err = tmp.Chmod(perm); err != nil {
+		return fmt.Errorf("set the mode of %s: %w", tmp.Name(), err)
+	}
+	if err = tmp.Sync(); err != nil {
+		return fmt.Errorf("sync %s: %w", tmp.Name(), err)
+	}
+	if err = tmp.Close(); err != nil {
+		return fmt.Errorf("close %s: %w", tmp.Name(), err)
+	}
+	if err = os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("replace %s: %w", path, err)
+	}
+	syncDir(dir)
+	return nil
+}
+
+// syncDir makes a rename durable; a failure leaves the file in place and is
+// not worth failing for (some file systems refuse it).
+func syncDir(dir string) {
+	if d, err := os.Open(dir); err == nil {
+		d.Sync()
+		d.Close()
+	}
+}
+
+// WriteFiles writes files under dir, in order, each atomically (mode 0644):
+// a reader sees the old or the new content of each file, never a part, and a
+// file written earlier in the list is in place before a later one.
+func WriteFiles(dir string, files []File) error {
+	if fi, err := os.Stat(dir); err == nil && !fi.IsDir() {
+		return fmt.Errorf("output %s is not a directory", dir)
+	}
+	for _, f := range files {
+		path := filepath.Join(dir, filepath.FromSlash(f.Path))
+		d := filepath.Dir(path)
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return fmt.Errorf("create %s: %w", d, err)
+		}
+		if err := WriteFile(path, bytes.NewReader(f.Content), 0o644); err != nil {
+			return fmt.Errorf("write %s: %w", path, err)
+		}
+	}
+	return nil
+}
+
+// ReplaceDir replaces dir with the tree of files, all at once: the new tree
+// is written next to it and swapped in by rename, so a failure leaves the old
+// tree as it was. The marker file is written too, and dir must be missing,
+// empty, or hold the marker: a directory of someone else's is never replaced.
+func ReplaceDir(dir string, files []File, marker File) error {
+	dir = filepath.Clean(dir)
+	if err := checkOwned(dir, marker.Path); err != nil {
+		return err
+	}
+	parent := filepath.Dir(dir)
+	if err := os.MkdirAll(parent, 0o755); err != nil {
+		return fmt.Errorf("create %s: %w", parent, err)
+	}
+	tmp, err := os.MkdirTemp(parent, "."+filepath.Base(dir)+".new-")
+	if err != nil {
+		return fmt.Errorf("write %s: %w", dir, err)
+	}
+	defer os.RemoveAll(tmp) // a no-op once renamed
+	if err := os.Chmod(tmp, 0o755); err != nil {
+		return err
+	}
+	all := append([]File{marker}, files...)
+	// Directories first, then the files in parallel: thousands of small
+	// files are bound by syscall latency, not by the disk.
+	dirs := map[string]bool{}
+	for _, f := range all {
+		d := filepath.Dir(filepath.Join(tmp, filepath.FromSlash(f.Path)))
+		if !dirs[d] {
+			dirs[d] = true
+			if err := os.MkdirAll(d, 0o755); err != nil {
+				return fmt.Errorf("write %s: %w", dir, err)
+			}
+		}
+	}
+	errs := make([]error, len(all))
+	parallel.Do(len(all), func(i int) {
+		errs[i] = os.WriteFile(filepath.Join(tmp, filepath.FromSlash(all[i].Path)), all[i].Content, 0o644)
+	})
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("write %s: %w", dir, err)
+	}
+	old := ""
+	if _, err := os.Lstat(dir); err == nil {
+		old = tmp + ".old"
+		if err := os.Rename(dir, old); err != nil {
+			return fmt.Errorf("replace %s: %w", dir, err)
+		}
+	}
+	if err := os.Rename(tmp, dir); err != nil {
+		if old != "" {
+			_ = os.Rename(old, dir)
+		}
+		return fmt.Errorf("replace %s: %w", dir, err)
+	}
+	if old != "" {
+		if err := os.RemoveAll(old); err != nil {
+			return fmt.Errorf("remove the previous tree %s: %w", old, err)
+		}
+	}
+	return nil
+}
+
+// checkOwned refuses to replace a directory that holds files whose writer
+// did not leave the marker.
+func checkOwned(dir, marker string) error {
+	fi, err := os.Lstat(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("output %s: %w", dir, err)
+	}
+	if !fi.IsDir() {
+		return fmt.Errorf("output %s exists and is not a directory; choose a directory (or - for standard output)", dir)
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return fmt.Errorf("output %s: %w", dir, err)
+	}
+	if len(entries) == 0 {
+		return nil
+	}
+	if _, err := os.Stat(filepath.Join(dir, marker)); err != nil {
+		return fmt.Errorf("output %s is not empty and was not written by argocd-k8s-federate (no %s file): generate replaces its output directory as a whole, so choose a new or empty directory", dir, marker)
+	}
+	return nil
+}
+
+// Difference is one file where a directory and a tree disagree.
+type Difference struct {
+	Path string
+	// What is "changed", "missing" (in the tree, not on disk) or "extra"
+	// (on disk, not in the tree).
+	What string
+}
+
+// Diff compares dir with the tree of files and lists every difference,
+// sorted by path; the files named in ignore are not compared. A missing dir
+// is a tree with no files.
+func Diff(dir string, files []File, ignore ...string) ([]Difference, error) {
+	onDisk := map[string][]byte{}
+	err := filepath.WalkDir(dir, func(p string, e fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if e.IsDir() {
+			return nil
+		}
+		rel, err := filepath.Rel(dir, p)
+		if err != nil {
+			return err
+		}
+		rel = filepath.ToSlash(rel)
+		for _, i := range ignore {
+			if rel == i {
+				return nil
+			}
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		onDisk[rel] = b
+		return nil
+	})
+	if errors.Is(err, fs.ErrNotExist) {
+		err = nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", dir, err)
+	}
+	var diffs []Difference
+	for _, f := range files {
+		b, ok := onDisk[f.Path]
+		switch {
+		case !ok:
+			diffs = append(diffs, Difference{f.Path, "missing"})
+		case !bytes.Equal(b, f.Content):
+			diffs = append(diffs, Difference{f.Path, "changed"})
+		}
+		delete(onDisk, f.Path)
+	}
+	for p := range onDisk {
+		diffs = append(diffs, Difference{p, "extra"})
+	}
+	sort.Slice(diffs, func(i, j int) bool { return diffs[i].Path < diffs[j].Path })
+	return diffs, nil
+}
