@@ -3,6 +3,7 @@
 #   make test    every test: unit, golden, oracles, integration on real API servers, manifests drift
 #   make bench   the plugin's start-up against the shell script and the floor; the generator at scale
 #   make lint    go vet and staticcheck
+#   make fuzz    every fuzz target for FUZZTIME (default 60s) each
 #   make e2e     two kind clusters, ArgoCD in one deploying into the other (installs and starts Docker)
 SHELL := bash
 .SHELLFLAGS := -euo pipefail -c
@@ -65,6 +66,18 @@ check-manifests: bin/argocd-k8s-federate ## fail when manifests/ is not what exa
 bench: bin/argocd-k8s-federate-plugin ## benchmarks: plugin start-up, generator at 1,000 downstreams
 	$(GO) run ./hack/bench -plugin bin/argocd-k8s-federate-plugin
 	$(GO) test -run '^$$' -bench . -benchtime 3x ./internal/generate
+
+# Fuzzing: every Fuzz target of the module, FUZZTIME each; findings are
+# written to the package's testdata/fuzz and fail the run.
+FUZZTIME ?= 60s
+.PHONY: fuzz
+fuzz: ## run every fuzz target for FUZZTIME each (default 60s)
+	@for pkg in $$($(GO) list ./...); do \
+		for target in $$($(GO) test -list '^Fuzz' "$$pkg" | grep '^Fuzz' || true); do \
+			echo "fuzz: $$target ($$pkg) for $(FUZZTIME)"; \
+			$(GO) test -run '^$$' -fuzz "^$$target$$" -fuzztime $(FUZZTIME) "$$pkg" || exit 1; \
+		done; \
+	done
 
 .PHONY: demo
 demo: bin/argocd-k8s-federate $(TOOLS)/kustomize-$(KUSTOMIZE_VERSION) ## generate the example and kustomize-build both sides

@@ -32,12 +32,12 @@ func TestClientGoExec(t *testing.T) {
 	for _, apiVersion := range []string{credential.APIVersionV1, credential.APIVersionV1beta1} {
 		t.Run(apiVersion, func(t *testing.T) {
 			srv := newAPIServer(t)
-			kl := newKubelet(t, srv.key, time.Hour)
-			kl.rotate(t)
+			kl := credentialtest.NewKubelet(t, srv.key, time.Hour)
+			kl.Rotate(t)
 			client := srv.client(t, &clientcmdapi.ExecConfig{
 				APIVersion: apiVersion,
 				Command:    bin,
-				Args:       []string{"token-file", "--file", kl.path(), "--audience", "downstream-a"},
+				Args:       []string{"token-file", "--file", kl.Path(), "--audience", "downstream-a"},
 			})
 			for range 3 {
 				if code := get(t, client, srv.URL); code != http.StatusOK {
@@ -85,8 +85,8 @@ func TestClientGoExec(t *testing.T) {
 		}
 		dir := t.TempDir()
 		srv := newAPIServer(t)
-		kl := newKubelet(t, srv.key, 10*time.Second)
-		args := []string{"token-file", "--file", kl.path(), "--audience", "downstream-a", "--skew", "1s", "--poll-interval", "1s"}
+		kl := credentialtest.NewKubelet(t, srv.key, 10*time.Second)
+		args := []string{"token-file", "--file", kl.Path(), "--audience", "downstream-a", "--skew", "1s", "--poll-interval", "1s"}
 		plugins := map[string]*countingPlugin{}
 		clients := map[string]*http.Client{}
 		for _, v := range []string{credential.APIVersionV1, credential.APIVersionV1beta1} {
@@ -97,7 +97,7 @@ func TestClientGoExec(t *testing.T) {
 		clients[script] = srv.client(t, &clientcmdapi.ExecConfig{
 			APIVersion: credential.APIVersionV1,
 			Command:    "bash",
-			Args:       []string{"-c", credentialtest.HandWrittenScript(kl.path())},
+			Args:       []string{"-c", credentialtest.HandWrittenScript(kl.Path())},
 		})
 
 		got := runRotation(t, kl, srv.URL, clients)
@@ -136,18 +136,18 @@ func TestClientGoExec(t *testing.T) {
 // before the first token's rotation point until 3s after its exp, while the
 // kubelet replaces the file 300ms after the rotation point. It returns what
 // the server saw of each client.
-func runRotation(t *testing.T, kl *kubelet, url string, clients map[string]*http.Client) map[string]serverStats {
+func runRotation(t *testing.T, kl *credentialtest.Kubelet, url string, clients map[string]*http.Client) map[string]serverStats {
 	t.Helper()
-	iat := kl.rotate(t)
-	rotateAt := iat.Add(kl.ttl * 8 / 10).Add(300 * time.Millisecond)
-	end := iat.Add(kl.ttl + 3*time.Second)
+	iat := kl.Rotate(t)
+	rotateAt := iat.Add(kl.TTL * 8 / 10).Add(300 * time.Millisecond)
+	end := iat.Add(kl.TTL + 3*time.Second)
 
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
 		time.Sleep(time.Until(rotateAt))
-		kl.rotate(t)
+		kl.Rotate(t)
 	}()
 	var mu sync.Mutex
 	stats := map[string]serverStats{}
@@ -311,47 +311,4 @@ func (s *apiServer) client(t *testing.T, ec *clientcmdapi.ExecConfig) *http.Clie
 		t.Fatalf("rest.HTTPClientFor: %v", err)
 	}
 	return c
-}
-
-// kubelet writes projected tokens the way the kubelet's atomic writer does:
-// the file is a symlink through ..data to a timestamped directory, and an
-// update swaps ..data with a rename.
-type kubelet struct {
-	dir string
-	key []byte
-	ttl time.Duration
-	n   int
-}
-
-func newKubelet(t *testing.T, key []byte, ttl time.Duration) *kubelet {
-	dir := t.TempDir()
-	if err := os.Symlink(filepath.Join("..data", "token"), filepath.Join(dir, "token")); err != nil {
-		t.Fatal(err)
-	}
-	return &kubelet{dir: dir, key: key, ttl: ttl}
-}
-
-func (k *kubelet) path() string { return filepath.Join(k.dir, "token") }
-
-// rotate writes a new token issued now (whole seconds) and returns its iat.
-func (k *kubelet) rotate(t *testing.T) time.Time {
-	k.n++
-	iat := time.Now().Truncate(time.Second)
-	ts := fmt.Sprintf("..%s.%d", iat.UTC().Format("2006_01_02_15_04_05"), k.n)
-	if err := os.Mkdir(filepath.Join(k.dir, ts), 0o755); err != nil {
-		t.Error(err)
-		return iat
-	}
-	tok := credentialtest.Signed(k.key, credentialtest.Claims("downstream-a", iat, k.ttl))
-	if err := os.WriteFile(filepath.Join(k.dir, ts, "token"), []byte(tok), 0o600); err != nil {
-		t.Error(err)
-	}
-	tmp := filepath.Join(k.dir, "..data_tmp")
-	if err := os.Symlink(ts, tmp); err != nil {
-		t.Error(err)
-	}
-	if err := os.Rename(tmp, filepath.Join(k.dir, "..data")); err != nil {
-		t.Error(err)
-	}
-	return iat
 }

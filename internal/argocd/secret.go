@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"unicode/utf8"
 
 	"sigs.k8s.io/yaml"
 
@@ -179,7 +180,6 @@ func (s *ClusterSecret) Object() (any, error) {
 // errors.
 func Parse(data []byte, source string) (*ClusterSecret, error) {
 	var obj struct {
-		Kind     string `json:"kind"`
 		Metadata struct {
 			Name        string            `json:"name"`
 			Namespace   string            `json:"namespace"`
@@ -194,11 +194,19 @@ func Parse(data []byte, source string) (*ClusterSecret, error) {
 	if bytes.Contains(data, []byte("\n---")) {
 		return nil, fmt.Errorf("cluster Secret %s holds several YAML documents: give one Secret", source)
 	}
-	if err := yaml.Unmarshal(data, &obj); err != nil {
+	// The kind first: another object's data is not base64, and that is not
+	// what to report.
+	var head struct {
+		Kind string `json:"kind"`
+	}
+	if err := yaml.Unmarshal(data, &head); err != nil {
 		return nil, fmt.Errorf("cluster Secret %s is not a Secret in YAML or JSON: %w", source, err)
 	}
-	if obj.Kind != "Secret" {
-		return nil, fmt.Errorf("cluster Secret %s: kind is %q, not Secret (give the ArgoCD cluster Secret: kubectl -n argocd get secret cluster-NAME -o yaml)", source, obj.Kind)
+	if head.Kind != "Secret" {
+		return nil, fmt.Errorf("cluster Secret %s: kind is %q, not Secret (give the ArgoCD cluster Secret: kubectl -n argocd get secret cluster-NAME -o yaml)", source, head.Kind)
+	}
+	if err := yaml.Unmarshal(data, &obj); err != nil {
+		return nil, fmt.Errorf("cluster Secret %s is not a Secret in YAML or JSON: %w", source, err)
 	}
 	values := map[string]string{}
 	for k, v := range obj.Data {
@@ -206,6 +214,11 @@ func Parse(data []byte, source string) (*ClusterSecret, error) {
 	}
 	for k, v := range obj.StringData { // the API server lets stringData win
 		values[k] = v
+	}
+	for k, v := range values {
+		if !utf8.ValidString(v) {
+			return nil, fmt.Errorf("cluster Secret %s: the value of %s is not UTF-8 text: ArgoCD reads it as a string", source, k)
+		}
 	}
 	s := &ClusterSecret{
 		Source: source, Name: obj.Metadata.Name, Namespace: obj.Metadata.Namespace,

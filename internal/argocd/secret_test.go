@@ -72,6 +72,8 @@ func TestParseRefuses(t *testing.T) {
 		name, in, want string
 	}{
 		{"a ConfigMap", "kind: ConfigMap\n", `kind is "ConfigMap", not Secret`},
+		{"a ConfigMap with data", "kind: ConfigMap\ndata:\n  config: '{not base64}'\n", `kind is "ConfigMap", not Secret`},
+		{"data not base64", "kind: Secret\ndata:\n  server: 'https://a'\n", "is not a Secret in YAML or JSON"},
 		{"two documents", "kind: Secret\n---\nkind: Secret\n", "holds several YAML documents"},
 		{"no server", "kind: Secret\nstringData:\n  name: a\n", "has no server"},
 		{"bad config", "kind: Secret\nstringData:\n  server: https://a\n  config: '{'\n", "config is not ArgoCD's cluster config JSON"},

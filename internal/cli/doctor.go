@@ -112,7 +112,7 @@ func (o *DoctorOptions) target() (*doctor.Target, error) {
 			source = "(stdin)"
 			data, err = io.ReadAll(io.LimitReader(o.In, maxSecretBytes))
 		} else {
-			data, err = fileio.ReadAtMost(o.Secret, maxSecretBytes)
+			data, err = fileio.ReadFile(o.Secret, maxSecretBytes)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("read --secret: %w", err)

@@ -72,12 +72,12 @@ func (o *GenerateOptions) Validate() error {
 }
 
 // Run loads the configs, generates the tree and writes or checks it.
-func (o *GenerateOptions) Run(_ context.Context) error {
+func (o *GenerateOptions) Run(ctx context.Context) error {
 	set, err := config.LoadSet(o.Filenames)
 	if err != nil {
 		return err
 	}
-	tree, err := generate.Generate(set)
+	tree, err := generate.Generate(ctx, set)
 	if err != nil {
 		return err
 	}
@@ -88,7 +88,7 @@ func (o *GenerateOptions) Run(_ context.Context) error {
 	case o.Output == "-":
 		return generate.WriteStream(o.Out, tree)
 	case o.Check:
-		diffs, err := generate.Check(o.Output, tree)
+		diffs, err := generate.Check(ctx, o.Output, tree)
 		if err != nil {
 			return err
 		}
@@ -101,7 +101,7 @@ func (o *GenerateOptions) Run(_ context.Context) error {
 		}
 		return &exitError{code: 1, err: fmt.Errorf("%s is not what the config yields (%d files differ): run argocd-k8s-federate generate %s", o.Output, len(diffs), o.regenerateArgs())}
 	default:
-		if err := generate.WriteDir(o.Output, tree); err != nil {
+		if err := generate.WriteDir(ctx, o.Output, tree); err != nil {
 			return err
 		}
 		fmt.Fprintf(o.ErrOut, "wrote %d files to %s\n", len(tree.Files), o.Output)

@@ -29,6 +29,10 @@ type exitError struct {
 func (e *exitError) Error() string { return e.err.Error() }
 func (e *exitError) Unwrap() error { return e.err }
 
+// ExitInterrupted is the exit code of a run stopped by a signal (128 +
+// SIGINT, as shells report it).
+const ExitInterrupted = 130
+
 // Run executes the CLI with args (without the program name) and returns the
 // process exit code. Errors are printed once, here.
 func Run(ctx context.Context, args []string, streams IOStreams) int {
@@ -37,6 +41,12 @@ func Run(ctx context.Context, args []string, streams IOStreams) int {
 	err := cmd.ExecuteContext(ctx)
 	if err == nil {
 		return 0
+	}
+	if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+		// Interrupted (Ctrl-C, SIGTERM, a deadline): what was being written
+		// is left as it was.
+		fmt.Fprintf(streams.ErrOut, "error: interrupted: %v\n", err)
+		return ExitInterrupted
 	}
 	var ee *exitError
 	if errors.As(err, &ee) {

@@ -1,11 +1,21 @@
 package credential
 
-import "github.com/argocd-k8s-federate/argocd-k8s-federate/internal/fileio"
+import (
+	"errors"
+	"strconv"
 
-// ReadTokenFile reads a token file: at most one byte more than MaxTokenSize,
-// so that ParseToken refuses a larger file without reading all of it. Errors
-// are the file system's (errors.Is tells fs.ErrNotExist, fs.ErrPermission
-// and syscall.EISDIR apart), for the caller to explain.
+	"github.com/argocd-k8s-federate/argocd-k8s-federate/internal/fileio"
+)
+
+// ReadTokenFile reads a token file: a regular file of at most MaxTokenSize
+// bytes (a larger one is a ProblemTooLarge *Error). Other errors are the
+// file system's and fileio's (errors.Is tells fs.ErrNotExist,
+// fs.ErrPermission, syscall.EISDIR and fileio.ErrNotRegular apart), for the
+// caller to explain.
 func ReadTokenFile(path string) ([]byte, error) {
-	return fileio.ReadAtMost(path, MaxTokenSize+1)
+	data, err := fileio.ReadFile(path, MaxTokenSize)
+	if errors.Is(err, fileio.ErrTooLarge) {
+		return nil, &Error{Problem: ProblemTooLarge, Msg: "token is larger than " + strconv.Itoa(MaxTokenSize/1024) + " KiB"}
+	}
+	return data, err
 }

@@ -8,6 +8,7 @@ package fileio
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -15,6 +16,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"syscall"
 
 	"github.com/argocd-k8s-federate/argocd-k8s-federate/internal/parallel"
 )
@@ -26,15 +28,78 @@ type File struct {
 	Content []byte
 }
 
-// ReadAtMost reads at most n bytes of the file at path: a caller that must
-// refuse a larger file asks for one byte more than it accepts.
-func ReadAtMost(path string, n int64) ([]byte, error) {
-	f, err := os.Open(path)
+// The ways ReadFile refuses a file, for errors.Is.
+var (
+	ErrTooLarge   = errors.New("file too large")
+	ErrNotRegular = errors.New("not a regular file")
+)
+
+// ReadFile reads the regular file at path, at most max bytes. A larger file
+// is an error wrapping ErrTooLarge; anything but a regular file is an error
+// wrapping ErrNotRegular (and syscall.EISDIR for a directory). The file is
+// opened without blocking, so a named pipe never hangs the reader. Other
+// errors are the file system's (*fs.PathError: errors.Is tells
+// fs.ErrNotExist and fs.ErrPermission apart).
+func ReadFile(path string, max int64) ([]byte, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	return io.ReadAll(io.LimitReader(f, n))
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if err := regular(path, fi); err != nil {
+		return nil, err
+	}
+	if fi.Size() > max {
+		return nil, tooLarge(path, max)
+	}
+	data, err := io.ReadAll(io.LimitReader(f, max+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(data)) > max {
+		return nil, tooLarge(path, max)
+	}
+	return data, nil
+}
+
+func tooLarge(path string, max int64) error {
+	return fmt.Errorf("%s is larger than %s: %w", path, Size(max), ErrTooLarge)
+}
+
+// regular refuses what is not a regular file, naming what it is.
+func regular(path string, fi fs.FileInfo) error {
+	m := fi.Mode()
+	switch {
+	case m.IsRegular():
+		return nil
+	case m.IsDir():
+		return &fs.PathError{Op: "read", Path: path, Err: syscall.EISDIR}
+	}
+	what := "special file"
+	switch {
+	case m&fs.ModeNamedPipe != 0:
+		what = "named pipe"
+	case m&fs.ModeSocket != 0:
+		what = "socket"
+	case m&fs.ModeDevice != 0:
+		what = "device"
+	}
+	return fmt.Errorf("%s is a %s, %w: give a file", path, what, ErrNotRegular)
+}
+
+// Size formats a byte count for messages: 64 KiB, 1 MiB, 100 bytes.
+func Size(n int64) string {
+	switch {
+	case n >= 1<<20 && n%(1<<20) == 0:
+		return fmt.Sprintf("%d MiB", n>>20)
+	case n >= 1<<10 && n%(1<<10) == 0:
+		return fmt.Sprintf("%d KiB", n>>10)
+	}
+	return fmt.Sprintf("%d bytes", n)
 }
 
 // WriteFile replaces path with the content of r atomically: a temporary file
@@ -106,7 +171,9 @@ func WriteFiles(dir string, files []File) error {
 // is written next to it and swapped in by rename, so a failure leaves the old
 // tree as it was. The marker file is written too, and dir must be missing,
 // empty, or hold the marker: a directory of someone else's is never replaced.
-func ReplaceDir(dir string, files []File, marker File) error {
+//
+// It stops, leaving dir as it was, when ctx is done before the swap.
+func ReplaceDir(ctx context.Context, dir string, files []File, marker File) error {
 	dir = filepath.Clean(dir)
 	if err := checkOwned(dir, marker.Path); err != nil {
 		return err
@@ -138,9 +205,14 @@ func ReplaceDir(dir string, files []File, marker File) error {
 	}
 	errs := make([]error, len(all))
 	parallel.Do(len(all), func(i int) {
-		errs[i] = os.WriteFile(filepath.Join(tmp, filepath.FromSlash(all[i].Path)), all[i].Content, 0o644)
+		if errs[i] = ctx.Err(); errs[i] == nil {
+			errs[i] = os.WriteFile(filepath.Join(tmp, filepath.FromSlash(all[i].Path)), all[i].Content, 0o644)
+		}
 	})
-	if err := errors.Join(errs...); err != nil {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("%s left as it was: %w", dir, err)
+	}
+	if err := firstError(errs); err != nil {
 		return fmt.Errorf("write %s: %w", dir, err)
 	}
 	old := ""
@@ -190,6 +262,29 @@ func checkOwned(dir, marker string) error {
 	return nil
 }
 
+// MaxTreeFile is the largest file Diff reads in a tree: generated files are
+// kilobytes.
+const MaxTreeFile = 16 << 20
+
+// firstError is the first of errs that is not nil: thousands of files that
+// fail for one reason (a full disk) are one error, with how many more.
+func firstError(errs []error) error {
+	n := 0
+	var first error
+	for _, err := range errs {
+		if err != nil {
+			if first == nil {
+				first = err
+			}
+			n++
+		}
+	}
+	if n > 1 {
+		return fmt.Errorf("%w (and %d more files)", first, n-1)
+	}
+	return first
+}
+
 // Difference is one file where a directory and a tree disagree.
 type Difference struct {
 	Path string
@@ -201,10 +296,13 @@ type Difference struct {
 // Diff compares dir with the tree of files and lists every difference,
 // sorted by path; the files named in ignore are not compared. A missing dir
 // is a tree with no files.
-func Diff(dir string, files []File, ignore ...string) ([]Difference, error) {
+func Diff(ctx context.Context, dir string, files []File, ignore ...string) ([]Difference, error) {
 	onDisk := map[string][]byte{}
 	err := filepath.WalkDir(dir, func(p string, e fs.DirEntry, err error) error {
 		if err != nil {
+			return err
+		}
+		if err := ctx.Err(); err != nil {
 			return err
 		}
 		if e.IsDir() {
@@ -220,7 +318,7 @@ func Diff(dir string, files []File, ignore ...string) ([]Difference, error) {
 				return nil
 			}
 		}
-		b, err := os.ReadFile(p)
+		b, err := ReadFile(p, MaxTreeFile)
 		if err != nil {
 			return err
 		}

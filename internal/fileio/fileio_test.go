@@ -7,7 +7,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -77,15 +79,51 @@ type iotestErrReader struct{}
 
 func (iotestErrReader) Read([]byte) (int, error) { return 0, errors.New("boom") }
 
-func TestReadAtMost(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "f")
-	if err := os.WriteFile(path, []byte("0123456789"), 0o644); err != nil {
+// ReadFile takes regular files within the limit and refuses everything else
+// without blocking: a named pipe with no writer would hang a plain read.
+func TestReadFileRefuses(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "f")
+	if err := os.WriteFile(file, []byte("0123456789"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if b, err := fileio.ReadAtMost(path, 4); err != nil || string(b) != "0123" {
-		t.Errorf("ReadAtMost(4) = %q, %v", b, err)
+	fifo := filepath.Join(dir, "fifo")
+	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
+		t.Fatal(err)
 	}
-	if _, err := fileio.ReadAtMost(filepath.Join(t.TempDir(), "absent"), 4); !errors.Is(err, fs.ErrNotExist) {
-		t.Errorf("ReadAtMost(absent) = %v, want fs.ErrNotExist", err)
+	link := filepath.Join(dir, "link")
+	if err := os.Symlink(file, link); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := fileio.ReadFile(file, 10); err != nil || string(b) != "0123456789" {
+		t.Errorf("ReadFile(10 bytes, max 10) = %q, %v", b, err)
+	}
+	if b, err := fileio.ReadFile(link, 10); err != nil || string(b) != "0123456789" {
+		t.Errorf("ReadFile(symlink) = %q, %v", b, err)
+	}
+	for _, tt := range []struct {
+		name, path string
+		max        int64
+		is         error
+		msg        string
+	}{
+		{"too large", file, 9, fileio.ErrTooLarge, "is larger than 9 bytes"},
+		{"named pipe", fifo, 10, fileio.ErrNotRegular, "is a named pipe, not a regular file: give a file"},
+		{"device", "/dev/zero", 10, fileio.ErrNotRegular, "is a device"},
+		{"directory", dir, 10, syscall.EISDIR, "is a directory"},
+		{"missing", filepath.Join(dir, "absent"), 10, fs.ErrNotExist, "no such file"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			done := make(chan error, 1)
+			go func() { _, err := fileio.ReadFile(tt.path, tt.max); done <- err }()
+			select {
+			case err := <-done:
+				if !errors.Is(err, tt.is) || !strings.Contains(err.Error(), tt.msg) {
+					t.Errorf("ReadFile(%s) error = %v, want %v and %q", tt.path, err, tt.is, tt.msg)
+				}
+			case <-time.After(5 * time.Second):
+				t.Fatalf("ReadFile(%s) blocked", tt.path)
+			}
+		})
 	}
 }

@@ -99,7 +99,7 @@ func generateTree(t *testing.T, feds []*config.Federation) *generate.Tree {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tree, err := generate.Generate(set)
+	tree, err := generate.Generate(context.Background(), set)
 	if err != nil {
 		t.Fatalf("generate: %v", err)
 	}

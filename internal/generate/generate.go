@@ -8,6 +8,7 @@ package generate
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"sort"
@@ -35,12 +36,13 @@ type Tree struct {
 }
 
 // Generate renders the tree of a set of federations (several when hubs
-// share downstreams), which config has loaded and validated.
-func Generate(set *config.Set) (*Tree, error) {
+// share downstreams), which config has loaded and validated. It stops with
+// ctx's error when ctx is done.
+func Generate(ctx context.Context, set *config.Set) (*Tree, error) {
 	feds := set.Federations()
 	t := &Tree{}
 	for _, f := range feds {
-		if err := t.upstream(f); err != nil {
+		if err := t.upstream(ctx, f); err != nil {
 			return nil, err
 		}
 	}
@@ -62,7 +64,9 @@ func Generate(set *config.Set) (*Tree, error) {
 	subs := make([]Tree, len(names))
 	errs := make([]error, len(names))
 	parallel.Do(len(names), func(i int) {
-		errs[i] = subs[i].downstream(names[i], byName[names[i]])
+		if errs[i] = ctx.Err(); errs[i] == nil {
+			errs[i] = subs[i].downstream(names[i], byName[names[i]])
+		}
 	})
 	for i := range names {
 		if errs[i] != nil {

@@ -2,6 +2,7 @@ package generate
 
 import (
 	"bytes"
+	"context"
 	"flag"
 	"fmt"
 	"os"
@@ -60,16 +61,16 @@ func load(t testing.TB, files ...string) []*config.Federation {
 func TestGolden(t *testing.T) {
 	for _, tc := range goldenCases {
 		t.Run(tc.name, func(t *testing.T) {
-			tree, err := Generate(set(t, load(t, tc.files...)...))
+			tree, err := Generate(context.Background(), set(t, load(t, tc.files...)...))
 			if err != nil {
 				t.Fatal(err)
 			}
 			if *update {
-				if err := WriteDir(tc.golden, tree); err != nil {
+				if err := WriteDir(context.Background(), tc.golden, tree); err != nil {
 					t.Fatal(err)
 				}
 			}
-			diffs, err := Check(tc.golden, tree)
+			diffs, err := Check(context.Background(), tc.golden, tree)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -97,7 +98,7 @@ func fileContent(t *Tree, path string) []byte {
 // TestDeterministic: the order of downstreams and of files given does not
 // change a byte of the output.
 func TestDeterministic(t *testing.T) {
-	a, err := Generate(set(t, load(t, "testdata/multi-hub/hub-a.yaml", "testdata/multi-hub/hub-b.yaml")...))
+	a, err := Generate(context.Background(), set(t, load(t, "testdata/multi-hub/hub-a.yaml", "testdata/multi-hub/hub-b.yaml")...))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,7 +109,7 @@ func TestDeterministic(t *testing.T) {
 			slices.Reverse(f.Downstreams[i].Access.Namespaces)
 		}
 	}
-	b, err := Generate(set(t, feds...))
+	b, err := Generate(context.Background(), set(t, feds...))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -119,7 +120,7 @@ func TestDeterministic(t *testing.T) {
 
 func TestEveryYAMLFileParses(t *testing.T) {
 	for _, tc := range goldenCases {
-		tree, err := Generate(set(t, load(t, tc.files...)...))
+		tree, err := Generate(context.Background(), set(t, load(t, tc.files...)...))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -147,17 +148,17 @@ func TestEveryYAMLFileParses(t *testing.T) {
 }
 
 func TestWriteDir(t *testing.T) {
-	tree, err := Generate(set(t, load(t, "testdata/minimal/federation.yaml")...))
+	tree, err := Generate(context.Background(), set(t, load(t, "testdata/minimal/federation.yaml")...))
 	if err != nil {
 		t.Fatal(err)
 	}
 	dir := filepath.Join(t.TempDir(), "out")
 
 	// A new directory.
-	if err := WriteDir(dir, tree); err != nil {
+	if err := WriteDir(context.Background(), dir, tree); err != nil {
 		t.Fatal(err)
 	}
-	if diffs, err := Check(dir, tree); err != nil || len(diffs) != 0 {
+	if diffs, err := Check(context.Background(), dir, tree); err != nil || len(diffs) != 0 {
 		t.Fatalf("fresh tree differs: %v %v", diffs, err)
 	}
 
@@ -176,7 +177,7 @@ func TestWriteDir(t *testing.T) {
 	if err := os.Remove(filepath.Join(dir, "downstream", "prod", "rbac-hub.yaml")); err != nil {
 		t.Fatal(err)
 	}
-	diffs, err := Check(dir, tree)
+	diffs, err := Check(context.Background(), dir, tree)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -188,10 +189,10 @@ func TestWriteDir(t *testing.T) {
 	if diff := cmp.Diff(want, diffs); diff != "" {
 		t.Errorf("Check (-want +got):\n%s", diff)
 	}
-	if err := WriteDir(dir, tree); err != nil {
+	if err := WriteDir(context.Background(), dir, tree); err != nil {
 		t.Fatal(err)
 	}
-	if diffs, err := Check(dir, tree); err != nil || len(diffs) != 0 {
+	if diffs, err := Check(context.Background(), dir, tree); err != nil || len(diffs) != 0 {
 		t.Fatalf("rewritten tree differs: %v %v", diffs, err)
 	}
 	leftovers, _ := filepath.Glob(filepath.Join(filepath.Dir(dir), ".out.new-*"))
@@ -201,7 +202,7 @@ func TestWriteDir(t *testing.T) {
 }
 
 func TestWriteDirRefusesForeignDirectory(t *testing.T) {
-	tree, err := Generate(set(t, load(t, "testdata/minimal/federation.yaml")...))
+	tree, err := Generate(context.Background(), set(t, load(t, "testdata/minimal/federation.yaml")...))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -210,7 +211,7 @@ func TestWriteDirRefusesForeignDirectory(t *testing.T) {
 	if err := os.WriteFile(mine, []byte("keep me"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	err = WriteDir(dir, tree)
+	err = WriteDir(context.Background(), dir, tree)
 	if err == nil || !strings.Contains(err.Error(), "was not written by argocd-k8s-federate") {
 		t.Fatalf("want a refusal, got %v", err)
 	}
@@ -222,13 +223,13 @@ func TestWriteDirRefusesForeignDirectory(t *testing.T) {
 	if err := os.WriteFile(file, nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if err := WriteDir(file, tree); err == nil || !strings.Contains(err.Error(), "is not a directory") {
+	if err := WriteDir(context.Background(), file, tree); err == nil || !strings.Contains(err.Error(), "is not a directory") {
 		t.Fatalf("want a refusal for a file, got %v", err)
 	}
 }
 
 func TestWriteStream(t *testing.T) {
-	tree, err := Generate(set(t, load(t, "../../examples/federation.yaml")...))
+	tree, err := Generate(context.Background(), set(t, load(t, "../../examples/federation.yaml")...))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -290,7 +291,7 @@ func BenchmarkGenerate1000(b *testing.B) {
 		var total time.Duration
 		for b.Loop() {
 			start := time.Now()
-			if _, err := Generate(set(b, f)); err != nil {
+			if _, err := Generate(context.Background(), set(b, f)); err != nil {
 				b.Fatal(err)
 			}
 			total += time.Since(start)
@@ -305,7 +306,7 @@ func BenchmarkGenerate1000(b *testing.B) {
 			b.Errorf("peak RSS %.0f MiB; target < 200 MiB", rss)
 		}
 	})
-	tree, err := Generate(set(b, f))
+	tree, err := Generate(context.Background(), set(b, f))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -322,7 +323,7 @@ func BenchmarkGenerate1000(b *testing.B) {
 		b.Run("write-"+name, func(b *testing.B) {
 			out := filepath.Join(dir, "out")
 			for b.Loop() {
-				if err := WriteDir(out, tree); err != nil {
+				if err := WriteDir(context.Background(), out, tree); err != nil {
 					b.Fatal(err)
 				}
 			}

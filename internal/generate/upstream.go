@@ -1,6 +1,7 @@
 package generate
 
 import (
+	"context"
 	"sort"
 	"strings"
 
@@ -13,7 +14,7 @@ import (
 // upstream renders upstream/<name>/: a kustomize Component that patches the
 // ArgoCD controller and server with the projected tokens and the plugin, and
 // holds one ArgoCD cluster Secret per downstream.
-func (t *Tree) upstream(f *config.Federation) error {
+func (t *Tree) upstream(ctx context.Context, f *config.Federation) error {
 	u := &f.Upstream
 	dir := "upstream/" + u.Name + "/"
 	k := kustomization{typeMeta: typeMeta{APIVersion: "kustomize.config.k8s.io/v1alpha1", Kind: "Component"}}
@@ -40,6 +41,9 @@ func (t *Tree) upstream(f *config.Federation) error {
 	errs := make([]error, len(downstreams))
 	parallel.Do(len(downstreams), func(i int) {
 		d := &downstreams[i]
+		if errs[i] = ctx.Err(); errs[i] != nil {
+			return
+		}
 		s, err := argocd.For(f, d).Object()
 		if err == nil {
 			err = secrets[i].addYAML(dir+d.ArgoCD.SecretName+".yaml", s)

@@ -18,8 +18,10 @@ import (
 	"io"
 	"os"
 	"runtime"
+	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/argocd-k8s-federate/argocd-k8s-federate/internal/install"
 	"github.com/argocd-k8s-federate/argocd-k8s-federate/internal/version"
@@ -76,9 +78,36 @@ func Run(prog string, args []string, env Env, stdout, stderr io.Writer) int {
 
 // fail prints err as exactly one line and returns exit code 1.
 func fail(stderr io.Writer, prefix string, err error) int {
-	msg := strings.NewReplacer("\r\n", " ", "\n", " ", "\r", " ").Replace(err.Error())
-	io.WriteString(stderr, prefix+": "+msg+"\n")
+	io.WriteString(stderr, oneLine(prefix+": "+err.Error())+"\n")
 	return 1
+}
+
+// maxMessage caps an error line: messages quote inputs (a path,
+// KUBERNETES_EXEC_INFO) whose size is not ours to choose.
+const maxMessage = 4096
+
+// oneLine makes msg one printable line: line breaks and tabs become spaces,
+// other non-printable characters and invalid UTF-8 are escaped, and a very
+// long message is cut.
+func oneLine(msg string) string {
+	var b strings.Builder
+	for i, r := range msg {
+		if b.Len() >= maxMessage {
+			b.WriteString("...")
+			break
+		}
+		switch {
+		case r == utf8.RuneError && len(msg[i:]) > 0 && !strings.HasPrefix(msg[i:], string(utf8.RuneError)):
+			b.WriteString(`\x` + strconv.FormatUint(uint64(msg[i]), 16))
+		case r == '\n' || r == '\r' || r == '\t':
+			b.WriteByte(' ')
+		case !strconv.IsPrint(r):
+			b.WriteString(`\u` + strconv.FormatUint(uint64(r), 16))
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
 }
 
 // command is one subcommand's flag set and help.

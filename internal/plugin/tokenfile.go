@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/argocd-k8s-federate/argocd-k8s-federate/internal/credential"
+	"github.com/argocd-k8s-federate/argocd-k8s-federate/internal/fileio"
 )
 
 // TokenFileCommand is the command ArgoCD runs: the first of the args in a
@@ -199,15 +200,26 @@ func TokenFile(o TokenFileOptions, env Env, stdout io.Writer) error {
 // readTokenFile reads the token file and explains why it cannot.
 func readTokenFile(path string) ([]byte, error) {
 	data, err := credential.ReadTokenFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		// The kubelet swaps the volume's ..data symlink and then removes the
+		// previous directory: a read that resolved the old link just before
+		// can miss the file once. Read again before blaming the mount.
+		data, err = credential.ReadTokenFile(path)
+	}
+	var cerr *credential.Error
 	switch {
 	case err == nil:
 		return data, nil
+	case errors.As(err, &cerr):
+		return nil, explainToken(path, err)
 	case errors.Is(err, fs.ErrNotExist):
 		return nil, fmt.Errorf("read token file %q: %w: the projected serviceAccountToken volume is not mounted in this container, or --file names the wrong path",
 			path, fs.ErrNotExist)
 	case errors.Is(err, syscall.EISDIR):
 		return nil, fmt.Errorf("read token file %q: %w: --file must name the token file inside the projected volume (its mountPath joined with the serviceAccountToken path), not the directory",
 			path, syscall.EISDIR)
+	case errors.Is(err, fileio.ErrNotRegular):
+		return nil, fmt.Errorf("read token file: %w: --file must name the token file inside the projected serviceAccountToken volume", err)
 	case errors.Is(err, fs.ErrPermission):
 		return nil, fmt.Errorf("read token file %q: %w for uid %d: let this container's user read the projected volume (pod securityContext.fsGroup or runAsUser, or the volume's defaultMode)",
 			path, fs.ErrPermission, os.Getuid())

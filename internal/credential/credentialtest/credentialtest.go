@@ -11,7 +11,11 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
+	"testing"
 	"time"
 )
 
@@ -122,4 +126,59 @@ cat << EOF
 }
 EOF
 `
+}
+
+// Kubelet writes projected tokens the way the kubelet's atomic writer does:
+// the file is a symlink through ..data to a timestamped directory; an update
+// writes a new directory, swaps ..data to it with a rename, and removes the
+// previous directory.
+type Kubelet struct {
+	Dir string
+	Key []byte
+	TTL time.Duration
+	n   int
+	cur string
+}
+
+// NewKubelet is a projected volume in a new temporary directory, with no
+// token until the first Rotate.
+func NewKubelet(t testing.TB, key []byte, ttl time.Duration) *Kubelet {
+	dir := t.TempDir()
+	if err := os.Symlink(filepath.Join("..data", "token"), filepath.Join(dir, "token")); err != nil {
+		t.Fatal(err)
+	}
+	return &Kubelet{Dir: dir, Key: key, TTL: ttl}
+}
+
+// Path is the token file a pod reads.
+func (k *Kubelet) Path() string { return filepath.Join(k.Dir, "token") }
+
+// Rotate writes a new token issued now (whole seconds) and returns its iat.
+// It reports failures with t.Error, so it may run in a goroutine.
+func (k *Kubelet) Rotate(t testing.TB) time.Time {
+	k.n++
+	iat := time.Now().Truncate(time.Second)
+	ts := fmt.Sprintf("..%s.%d", iat.UTC().Format("2006_01_02_15_04_05"), k.n)
+	if err := os.Mkdir(filepath.Join(k.Dir, ts), 0o755); err != nil {
+		t.Error(err)
+		return iat
+	}
+	tok := Signed(k.Key, Claims("downstream-a", iat, k.TTL))
+	if err := os.WriteFile(filepath.Join(k.Dir, ts, "token"), []byte(tok), 0o600); err != nil {
+		t.Error(err)
+	}
+	tmp := filepath.Join(k.Dir, "..data_tmp")
+	if err := os.Symlink(ts, tmp); err != nil {
+		t.Error(err)
+	}
+	if err := os.Rename(tmp, filepath.Join(k.Dir, "..data")); err != nil {
+		t.Error(err)
+	}
+	if k.cur != "" {
+		if err := os.RemoveAll(filepath.Join(k.Dir, k.cur)); err != nil {
+			t.Error(err)
+		}
+	}
+	k.cur = ts
+	return iat
 }
