@@ -55,11 +55,7 @@ type env struct {
 }
 
 func TestIntegration(t *testing.T) {
-	start := time.Now()
-	defer func() { t.Logf("integration tests: %v wall time", time.Since(start).Round(time.Second)) }()
 	e := setup(t)
-	t.Logf("control planes ready after %v", time.Since(start).Round(time.Second))
-
 	t.Run("ControllerIdentity", e.testControllerIdentity)
 	t.Run("ServerIdentity", e.testServerIdentity)
 	t.Run("Refusals", e.testRefusals)
@@ -68,68 +64,47 @@ func TestIntegration(t *testing.T) {
 }
 
 func setup(t *testing.T) *env {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	e := &env{dir: testenv.Dir(t)}
-	etcd := testenv.StartEtcd(t, e.dir)
-	e.hubA = testenv.StartAPIServer(t, e.dir, etcd, testenv.APIServerConfig{Name: "hub-a"})
-	e.hubB = testenv.StartAPIServer(t, e.dir, etcd, testenv.APIServerConfig{Name: "hub-b"})
-	e.hubC = testenv.StartAPIServer(t, e.dir, etcd, testenv.APIServerConfig{Name: "hub-c"})
-	for _, hub := range []*testenv.APIServer{e.hubA, e.hubB, e.hubC} {
-		must(t, hub.AllowAnonymousDiscovery(ctx))
-		for _, sa := range []string{controllerSA, serverSA, unprivilegedSA} {
-			must(t, hub.CreateServiceAccount(ctx, argocdNS, sa))
-		}
+	te := testenv.NewEnv(t)
+	e := &env{dir: te.Dir}
+	startHub := func(name string) *testenv.APIServer {
+		return te.StartUpstream(testenv.UpstreamConfig{
+			Name: name, Namespace: argocdNS, ServiceAccounts: []string{controllerSA, serverSA, unprivilegedSA}, AnonymousDiscovery: true,
+		})
 	}
+	e.hubA, e.hubB, e.hubC = startHub("hub-a"), startHub("hub-b"), startHub("hub-c")
 
-	// The downstream is prepared first so that its URL and CA go into the
-	// federation configs; it starts with the AuthenticationConfiguration the
-	// generator writes from them.
-	e.down = testenv.NewAPIServer(t, e.dir, etcd, testenv.APIServerConfig{Name: "down"})
+	// The downstream trusts hub-a and hub-b: one federation config each,
+	// generated together; otherNS exists and is granted to nobody.
 	e.pluginDir = filepath.Join(e.dir, "pod", "plugin")
 	e.tokenDir = filepath.Join(e.dir, "pod", "tokens")
-	var files []string
+	var configs []testenv.FederationConfig
 	for _, hub := range []*testenv.APIServer{e.hubA, e.hubB} {
-		f := filepath.Join(e.dir, hub.Name+".yaml")
-		must(t, os.WriteFile(f, []byte(fmt.Sprintf(`apiVersion: argocd-k8s-federate.io/v1alpha1
-kind: Federation
-upstream:
-  name: %s
-  issuer: %s
-  caFile: %s
-  token:
-    mountPath: %s
-  plugin:
-    dir: %s
-    image: argocd-k8s-federate-plugin:test
-downstreams:
-- name: down
-  server: %s
-  caFile: %s
-  access:
-    namespaces: [%s]
-`, hub.Name, hub.URL, hub.CAFile, e.tokenDir, e.pluginDir, e.down.URL, e.down.CAFile, allowedNS)), 0o644))
-		files = append(files, "-f", f)
+		configs = append(configs, testenv.FederationConfig{
+			Hub:            hub.Name,
+			Issuer:         hub.URL,
+			CAFile:         hub.CAFile,
+			TokenMountPath: e.tokenDir,
+			PluginDir:      e.pluginDir,
+			PluginImage:    "argocd-k8s-federate-plugin:test",
+			Namespaces:     []string{allowedNS},
+		})
 	}
-	e.out = filepath.Join(e.dir, "out")
-	run(t, cli(t), append([]string{"generate", "-o", e.out}, files...)...)
-	e.down.SetAuthenticationConfig(filepath.Join(e.out, "downstream", "down", "apiserver", "authentication-config.yaml"))
-	e.down.Start()
-	// Fills the built-in admin/edit/view roles the generated RBAC binds to.
-	e.down.StartControllerManager()
+	fed := te.Federate(testenv.FederationSetup{
+		Downstream:      "down",
+		Configs:         configs,
+		OtherNamespaces: []string{otherNS},
+		RunCLI: func(args ...string) error {
+			return command(cli(t), args...)
+		},
+		YAMLToJSON: yaml.YAMLToJSONStrict,
+	})
+	e.down, e.out = fed.Down, fed.Out
+	e.downAdmin = adminClient(t, e.down)
 
 	// The init container's job: install the plugin where the Secrets expect
 	// it, into the (emptyDir) volume mounted there.
 	must(t, os.MkdirAll(e.pluginDir, 0o755))
 	run(t, plugin(t), "install", "--to", e.pluginDir)
-
-	// The downstream's side: namespaces, then the generated RBAC.
-	e.downAdmin = adminClient(t, e.down)
-	for _, ns := range []string{allowedNS, otherNS} {
-		_, err := e.downAdmin.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{})
-		must(t, err)
-	}
-	applyRBAC(t, e.downAdmin, filepath.Join(e.out, "downstream", "down"))
 	return e
 }
 
@@ -422,46 +397,6 @@ func adminClient(t *testing.T, a *testenv.APIServer) *kubernetes.Clientset {
 	return c
 }
 
-// applyRBAC creates the RBAC objects of a generated downstream directory
-// (every YAML file its kustomization lists).
-func applyRBAC(t *testing.T, c *kubernetes.Clientset, dir string) {
-	t.Helper()
-	ctx := context.Background()
-	var k struct {
-		Resources []string `json:"resources"`
-	}
-	data, err := os.ReadFile(filepath.Join(dir, "kustomization.yaml"))
-	must(t, err)
-	must(t, yaml.Unmarshal(data, &k))
-	for _, file := range k.Resources {
-		data, err := os.ReadFile(filepath.Join(dir, file))
-		must(t, err)
-		for _, doc := range strings.Split(string(data), "\n---\n") {
-			var meta metav1.TypeMeta
-			must(t, yaml.Unmarshal([]byte(doc), &meta))
-			switch meta.Kind {
-			case "ClusterRole":
-				var o rbacv1.ClusterRole
-				must(t, yaml.UnmarshalStrict([]byte(doc), &o))
-				_, err = c.RbacV1().ClusterRoles().Create(ctx, &o, metav1.CreateOptions{})
-			case "ClusterRoleBinding":
-				var o rbacv1.ClusterRoleBinding
-				must(t, yaml.UnmarshalStrict([]byte(doc), &o))
-				_, err = c.RbacV1().ClusterRoleBindings().Create(ctx, &o, metav1.CreateOptions{})
-			case "RoleBinding":
-				var o rbacv1.RoleBinding
-				must(t, yaml.UnmarshalStrict([]byte(doc), &o))
-				_, err = c.RbacV1().RoleBindings(o.Namespace).Create(ctx, &o, metav1.CreateOptions{})
-			default:
-				t.Fatalf("%s: unexpected kind %q in the downstream RBAC", file, meta.Kind)
-			}
-			if err != nil {
-				t.Fatalf("apply %s %s: %v", meta.Kind, file, err)
-			}
-		}
-	}
-}
-
 var (
 	cliPath, pluginPath string
 )
@@ -497,10 +432,15 @@ func build(t *testing.T, pkg string) string {
 
 func run(t *testing.T, bin string, args ...string) {
 	t.Helper()
-	cmd := exec.Command(bin, args...)
-	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("%s %s: %v\n%s", filepath.Base(bin), strings.Join(args, " "), err, b)
+	must(t, command(bin, args...))
+}
+
+// command runs bin; its error carries the command line and the output.
+func command(bin string, args ...string) error {
+	if b, err := exec.Command(bin, args...).CombinedOutput(); err != nil {
+		return fmt.Errorf("%s %s: %w\n%s", filepath.Base(bin), strings.Join(args, " "), err, b)
 	}
+	return nil
 }
 
 func must(t *testing.T, err error) {

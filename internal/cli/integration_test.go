@@ -16,7 +16,6 @@ import (
 	"time"
 
 	authnv1 "k8s.io/api/authentication/v1"
-	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -43,6 +42,7 @@ const (
 type federation struct {
 	dir               string
 	up, down          *testenv.APIServer
+	fed               *testenv.Federation
 	downAdmin         kubernetes.Interface
 	static            *httptest.Server
 	staticCA          string
@@ -58,25 +58,16 @@ type federation struct {
 // API servers: one etcd, an upstream that refuses anonymous discovery, and a
 // downstream started with the generated AuthenticationConfiguration.
 func TestIntegrationDiscoveryAndDoctor(t *testing.T) {
-	start := time.Now()
-	defer func() { t.Logf("wall time %v", time.Since(start).Round(time.Second)) }()
 	e := setupFederation(t)
-	t.Logf("control planes ready after %v", time.Since(start).Round(time.Second))
-
 	t.Run("PublishedDiscovery", e.testPublishedDiscovery)
 	t.Run("Doctor", e.testDoctor)
 	t.Run("KeyRotation", e.testKeyRotation)
 }
 
 func setupFederation(t *testing.T) *federation {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
-	defer cancel()
-	e := &federation{dir: testenv.Dir(t)}
-	etcd := testenv.StartEtcd(t, e.dir)
-	e.up = testenv.StartAPIServer(t, e.dir, etcd, testenv.APIServerConfig{Name: "up"})
-	for _, sa := range []string{controllerSA, "argocd-server"} {
-		must(t, e.up.CreateServiceAccount(ctx, "argocd", sa))
-	}
+	env := testenv.NewEnv(t)
+	e := &federation{dir: env.Dir}
+	e.up = env.StartUpstream(testenv.UpstreamConfig{Name: "up", Namespace: "argocd", ServiceAccounts: []string{controllerSA, "argocd-server"}})
 
 	// The bucket: a static https server of a directory, under a path.
 	e.published = filepath.Join(e.dir, "published")
@@ -101,83 +92,41 @@ func setupFederation(t *testing.T) *federation {
 	}
 
 	// The federation config, with the lines publish printed.
-	e.down = testenv.NewAPIServer(t, e.dir, etcd, testenv.APIServerConfig{Name: "down"})
 	e.tokenFile = filepath.Join(e.dir, "pod", "tokens", "down")
-	e.config = e.writeConfig(t, "federation.yaml", e.down.CAFile)
-	e.out = filepath.Join(e.dir, "out")
-	if _, stderr, code := run(t, "generate", "-f", e.config, "-o", e.out); code != 0 {
-		t.Fatalf("generate: %s", stderr)
-	}
-	e.down.SetAuthenticationConfig(filepath.Join(e.out, "downstream", "down", "apiserver", "authentication-config.yaml"))
-	e.down.Start()
+	e.fed = env.Federate(testenv.FederationSetup{
+		Downstream: "down",
+		Configs: []testenv.FederationConfig{{
+			Hub:            "hub",
+			Issuer:         e.up.URL,
+			DiscoveryURL:   e.base + "/.well-known/openid-configuration",
+			CAFile:         e.staticCA,
+			TokenMountPath: filepath.Dir(e.tokenFile),
+			PluginImage:    "argocd-k8s-federate-plugin:test",
+			Namespaces:     []string{appsNS},
+		}},
+		RunCLI: func(args ...string) error {
+			if _, stderr, code := run(t, args...); code != 0 {
+				return fmt.Errorf("exit code %d: %s", code, stderr)
+			}
+			return nil
+		},
+		YAMLToJSON: yaml.YAMLToJSONStrict,
+	})
+	e.down, e.config, e.out = e.fed.Down, e.fed.ConfigFiles[0], e.fed.Out
 
 	cfg, err := clientcmd.BuildConfigFromFlags("", e.down.Kubeconfig)
 	must(t, err)
 	e.downAdmin, err = kubernetes.NewForConfig(cfg)
 	must(t, err)
-	_, err = e.downAdmin.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: appsNS}}, metav1.CreateOptions{})
-	must(t, err)
-	// Fills the built-in admin/edit/view roles the generated RBAC binds to.
-	e.down.StartControllerManager()
-	e.applyRBAC(t, ctx)
-	return e
-}
-
-func (e *federation) writeConfig(t *testing.T, name, downstreamCA string) string {
-	t.Helper()
-	path := filepath.Join(e.dir, name)
-	must(t, os.WriteFile(path, fmt.Appendf(nil, `apiVersion: argocd-k8s-federate.io/v1alpha1
-kind: Federation
-upstream:
-  name: hub
-  issuer: %s
-  discoveryURL: %s/.well-known/openid-configuration
-  caFile: %s
-  token:
-    mountPath: %s
-  plugin:
-    image: argocd-k8s-federate-plugin:test
-downstreams:
-- name: down
-  server: %s
-  caFile: %s
-  access:
-    namespaces: [%s]
-`, e.up.URL, e.base, e.staticCA, filepath.Dir(e.tokenFile), e.down.URL, downstreamCA, appsNS), 0o644))
-	return path
-}
-
-// applyRBAC creates the objects of the generated downstream kustomization.
-func (e *federation) applyRBAC(t *testing.T, ctx context.Context) {
-	t.Helper()
-	dir := filepath.Join(e.out, "downstream", "down")
-	for _, file := range []string{"rbac-hub.yaml", "rbac-presets.yaml"} {
-		data, err := os.ReadFile(filepath.Join(dir, file))
-		must(t, err)
-		for _, doc := range strings.Split(string(data), "\n---\n") {
-			var meta metav1.TypeMeta
-			must(t, yaml.Unmarshal([]byte(doc), &meta))
-			switch meta.Kind {
-			case "ClusterRole":
-				var o rbacv1.ClusterRole
-				must(t, yaml.UnmarshalStrict([]byte(doc), &o))
-				_, err = e.downAdmin.RbacV1().ClusterRoles().Create(ctx, &o, metav1.CreateOptions{})
-			case "RoleBinding":
-				var o rbacv1.RoleBinding
-				must(t, yaml.UnmarshalStrict([]byte(doc), &o))
-				if o.Namespace == appsNS && strings.HasSuffix(o.Name, ":controller") {
-					e.controllerBinding = o
-				}
-				_, err = e.downAdmin.RbacV1().RoleBindings(o.Namespace).Create(ctx, &o, metav1.CreateOptions{})
-			default:
-				t.Fatalf("%s: unexpected kind %q", file, meta.Kind)
-			}
-			must(t, err)
+	for _, o := range e.fed.RBAC {
+		if o.Kind == "RoleBinding" && o.Namespace == appsNS && strings.HasSuffix(o.Name, ":controller") {
+			must(t, json.Unmarshal(o.JSON, &e.controllerBinding))
 		}
 	}
 	if e.controllerBinding.Name == "" {
 		t.Fatal("no controller RoleBinding in the generated RBAC")
 	}
+	return e
 }
 
 // mint writes a fresh controller token for audience into the pod's token
@@ -357,7 +306,10 @@ func (e *federation) testDoctor(t *testing.T) {
 	})
 
 	t.Run("WrongCA", func(t *testing.T) {
-		wrong := e.writeConfig(t, "wrong-ca.yaml", e.up.CAFile)
+		c := e.fed.Configs[0]
+		c.DownstreamCAFile = e.up.CAFile
+		wrong := filepath.Join(e.dir, "wrong-ca.yaml")
+		must(t, c.Write(wrong))
 		r := expectFailing(t, []string{doctor.CheckDownstreamTLS}, "-f", wrong)
 		res, _ := r.Result(doctor.CheckDownstreamTLS)
 		if !strings.Contains(res.Message, "certificate signed by unknown authority") || !strings.Contains(res.Fix, "downstreams[down].caFile") {

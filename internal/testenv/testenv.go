@@ -7,6 +7,12 @@
 // repository can use it whatever client-go version they build their clients
 // with: it hands out URLs, CA bundles and kubeconfig files.
 //
+// Env.Federate is the one set-up of a federation on these control planes:
+// the config of each upstream, generate, a downstream started with the
+// generated AuthenticationConfiguration and the generated RBAC applied. What
+// needs more than the standard library, running the CLI and reading YAML,
+// the test passes in.
+//
 // Nothing is skipped: when a binary cannot be built or a process does not
 // become ready, the test fails with the reason and the path of the logs.
 package testenv

@@ -9,15 +9,24 @@ import (
 	"path/filepath"
 )
 
+// CreateNamespace creates a namespace unless it exists.
+func (a *APIServer) CreateNamespace(ctx context.Context, name string) error {
+	if _, err := a.Do(ctx, http.MethodGet, "/api/v1/namespaces/"+name, nil); err == nil {
+		return nil
+	}
+	if _, err := a.Do(ctx, http.MethodPost, "/api/v1/namespaces", map[string]any{
+		"apiVersion": "v1", "kind": "Namespace", "metadata": map[string]any{"name": name},
+	}); err != nil {
+		return fmt.Errorf("create namespace %s: %w", name, err)
+	}
+	return nil
+}
+
 // CreateServiceAccount creates a namespace (if missing) and a service
 // account in it.
 func (a *APIServer) CreateServiceAccount(ctx context.Context, namespace, name string) error {
-	if _, err := a.Do(ctx, http.MethodGet, "/api/v1/namespaces/"+namespace, nil); err != nil {
-		if _, err := a.Do(ctx, http.MethodPost, "/api/v1/namespaces", map[string]any{
-			"apiVersion": "v1", "kind": "Namespace", "metadata": map[string]any{"name": namespace},
-		}); err != nil {
-			return fmt.Errorf("create namespace %s: %w", namespace, err)
-		}
+	if err := a.CreateNamespace(ctx, namespace); err != nil {
+		return err
 	}
 	if _, err := a.Do(ctx, http.MethodPost, "/api/v1/namespaces/"+namespace+"/serviceaccounts", map[string]any{
 		"apiVersion": "v1", "kind": "ServiceAccount", "metadata": map[string]any{"name": name},
