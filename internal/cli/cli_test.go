@@ -81,6 +81,7 @@ func TestGenerateErrors(t *testing.T) {
 			"downstreams: list at least one downstream cluster",
 		}},
 		{"unknown flag", []string{"generate", "--frobnicate"}, []string{"unknown flag: --frobnicate"}},
+		{"config inside the output", []string{"generate", "-f", filepath.Join(out, "federation.yaml"), "-o", out}, []string{"is inside the output directory " + out + ", which generate replaces as a whole"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -118,5 +119,27 @@ func TestTokenFileDelegatesToThePlugin(t *testing.T) {
 	stdout, stderr, code := run(t, "token-file", "--file", filepath.Join(t.TempDir(), "missing"))
 	if code != 1 || stdout != "" || strings.Count(stderr, "\n") != 1 || !strings.Contains(stderr, "missing") {
 		t.Errorf("code %d, stdout %q, stderr %q; want one line naming the file", code, stdout, stderr)
+	}
+}
+
+// Ctrl-C: an interrupted generate writes nothing and says so, with the
+// shell's exit code for SIGINT.
+func TestGenerateInterrupted(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	out := filepath.Join(t.TempDir(), "out")
+	for _, args := range [][]string{
+		{"generate", "-f", example, "-o", out},
+		{"generate", "-f", example, "-o", out, "--check"},
+		{"doctor", "-f", example, "--downstream", "prod-eu", "--token-file", example},
+	} {
+		var stdout, stderr bytes.Buffer
+		code := Run(ctx, args, IOStreams{In: strings.NewReader(""), Out: &stdout, ErrOut: &stderr})
+		if code != ExitInterrupted || !strings.Contains(stderr.String(), "error: interrupted: ") || stdout.Len() != 0 {
+			t.Errorf("%s: code %d, stdout %q, stderr %q; want %d, nothing, interrupted", args[0], code, stdout.String(), stderr.String(), ExitInterrupted)
+		}
+	}
+	if _, err := os.Stat(out); !os.IsNotExist(err) {
+		t.Errorf("an interrupted run wrote %s", out)
 	}
 }

@@ -99,7 +99,11 @@ func (o *DoctorOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	return writeReport(o.Out, o.Output, doctor.Run(ctx, t, doctor.NewEnv()))
+	rep := doctor.Run(ctx, t, doctor.NewEnv())
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("doctor stopped before its checks were done: %w", err)
+	}
+	return writeReport(o.Out, o.Output, rep)
 }
 
 func (o *DoctorOptions) target() (*doctor.Target, error) {

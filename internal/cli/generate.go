@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -68,6 +69,13 @@ func (o *GenerateOptions) Validate() error {
 	if o.Check && o.Output == "-" {
 		problems = append(problems, "--check compares a directory: give -o DIR")
 	}
+	if o.Output != "" && o.Output != "-" && !o.Check {
+		for _, f := range o.Filenames {
+			if inside(f, o.Output) {
+				problems = append(problems, fmt.Sprintf("--filename %s is inside the output directory %s, which generate replaces as a whole: keep the config outside it", f, o.Output))
+			}
+		}
+	}
 	return joinProblems(problems)
 }
 
@@ -116,4 +124,15 @@ func (o *GenerateOptions) regenerateArgs() string {
 	}
 	b.WriteString("-o " + o.Output)
 	return b.String()
+}
+
+// inside reports whether path is in (or is) dir.
+func inside(path, dir string) bool {
+	p, err1 := filepath.Abs(path)
+	d, err2 := filepath.Abs(dir)
+	if err1 != nil || err2 != nil {
+		return false
+	}
+	rel, err := filepath.Rel(d, p)
+	return err == nil && rel != ".." && !strings.HasPrefix(rel, "../")
 }

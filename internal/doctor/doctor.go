@@ -248,11 +248,19 @@ func (r *runner) add(res Result) {
 
 func (r *runner) failed(check string) bool { return r.status[check] == Fail }
 
+// run runs the checks in order, and no more of them once ctx is done.
 func (r *runner) run(ctx context.Context) {
-	r.checkToken()
-	r.checkDiscovery(ctx)
-	r.checkDownstream(ctx)
-	r.checkSecret()
+	for _, check := range []func(context.Context){
+		func(context.Context) { r.checkToken() },
+		r.checkDiscovery,
+		r.checkDownstream,
+		func(context.Context) { r.checkSecret() },
+	} {
+		if ctx.Err() != nil {
+			return
+		}
+		check(ctx)
+	}
 }
 
 func skip(check, why string) Result { return Result{Check: check, Status: Skip, Message: why} }

@@ -16,6 +16,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"syscall"
 
 	"github.com/argocd-k8s-federate/argocd-k8s-federate/internal/parallel"
@@ -105,14 +106,19 @@ func Size(n int64) string {
 // WriteFile replaces path with the content of r atomically: a temporary file
 // in the same directory is written, given mode perm, synced, and renamed over
 // path; the directory is then synced. On failure nothing is left behind and
-// path is unchanged. Errors wrap the underlying *fs.PathError, so errors.Is
-// tells fs.ErrPermission and the like apart.
+// path is unchanged; the temporary files of writers that were killed before
+// they could clean up are removed by the next write. Errors wrap the
+// underlying *fs.PathError, so errors.Is tells fs.ErrPermission and the like
+// apart.
 func WriteFile(path string, r io.Reader, perm fs.FileMode) (err error) {
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	dir, prefix := filepath.Dir(path), "."+filepath.Base(path)+".tmp-"
+	tmp, err := os.CreateTemp(dir, prefix+"*")
 	if err != nil {
 		return fmt.Errorf("create a file in %s: %w", dir, err)
 	}
+	// The lock tells a live writer's temporary file from a dead one's.
+	_ = lock(tmp)
+	removeDeadTemps(dir, prefix, tmp.Name())
 	defer func() {
 		if err != nil {
 			tmp.Close()
@@ -128,14 +134,35 @@ func WriteFile(path string, r io.Reader, perm fs.FileMode) (err error) {
 	if err = tmp.Sync(); err != nil {
 		return fmt.Errorf("sync %s: %w", tmp.Name(), err)
 	}
-	if err = tmp.Close(); err != nil {
-		return fmt.Errorf("close %s: %w", tmp.Name(), err)
-	}
 	if err = os.Rename(tmp.Name(), path); err != nil {
 		return fmt.Errorf("replace %s: %w", path, err)
 	}
+	if err = tmp.Close(); err != nil {
+		return fmt.Errorf("close %s: %w", path, err)
+	}
 	syncDir(dir)
 	return nil
+}
+
+// removeDeadTemps removes the temporary files (names starting with prefix)
+// that no live writer holds locked, but own.
+func removeDeadTemps(dir, prefix, own string) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		p := filepath.Join(dir, e.Name())
+		if !e.Type().IsRegular() || !strings.HasPrefix(e.Name(), prefix) || p == own {
+			continue
+		}
+		if f, err := os.Open(p); err == nil {
+			if tryLock(f) {
+				os.Remove(p)
+			}
+			f.Close()
+		}
+	}
 }
 
 // syncDir makes a rename durable; a failure leaves the file in place and is
@@ -168,28 +195,45 @@ func WriteFiles(dir string, files []File) error {
 }
 
 // ReplaceDir replaces dir with the tree of files, all at once: the new tree
-// is written next to it and swapped in by rename, so a failure leaves the old
-// tree as it was. The marker file is written too, and dir must be missing,
-// empty, or hold the marker: a directory of someone else's is never replaced.
+// is written next to it and swapped in (one atomic exchange where the
+// system has it, else two renames), so a failure leaves the old tree as it
+// was. The marker file is written too, with the list of the tree's files
+// after a "Files:" line: dir must be missing, empty, or hold a marker, and
+// every file in it must be one the marker lists, so a file of someone
+// else's (a config kept there) is never deleted.
 //
-// It stops, leaving dir as it was, when ctx is done before the swap.
+// Runs on the same dir are serialised by a lock on its parent, and the
+// trees an interrupted run left beside it are removed first. It stops,
+// leaving dir as it was, when ctx is done before the swap.
 func ReplaceDir(ctx context.Context, dir string, files []File, marker File) error {
 	dir = filepath.Clean(dir)
-	if err := checkOwned(dir, marker.Path); err != nil {
-		return err
-	}
-	parent := filepath.Dir(dir)
+	parent, base := filepath.Dir(dir), filepath.Base(dir)
 	if err := os.MkdirAll(parent, 0o755); err != nil {
 		return fmt.Errorf("create %s: %w", parent, err)
 	}
-	tmp, err := os.MkdirTemp(parent, "."+filepath.Base(dir)+".new-")
+	// The lock is on the parent directory itself: no lock file is left
+	// beside the output.
+	lf, err := os.Open(parent)
+	if err != nil {
+		return fmt.Errorf("lock %s: %w", dir, err)
+	}
+	defer lf.Close()
+	if err := lock(lf); err != nil {
+		return fmt.Errorf("lock %s: %w", dir, err)
+	}
+	if err := checkOwned(dir, marker.Path); err != nil {
+		return err
+	}
+	removeLeftovers(parent, "."+base+".new-")
+	tmp, err := os.MkdirTemp(parent, "."+base+".new-")
 	if err != nil {
 		return fmt.Errorf("write %s: %w", dir, err)
 	}
-	defer os.RemoveAll(tmp) // a no-op once renamed
+	defer os.RemoveAll(tmp) // after the swap: the old tree, or nothing
 	if err := os.Chmod(tmp, 0o755); err != nil {
 		return err
 	}
+	marker.Content = withFileList(marker.Content, files)
 	all := append([]File{marker}, files...)
 	// Directories first, then the files in parallel: thousands of small
 	// files are bound by syscall latency, not by the disk.
@@ -215,29 +259,70 @@ func ReplaceDir(ctx context.Context, dir string, files []File, marker File) erro
 	if err := firstError(errs); err != nil {
 		return fmt.Errorf("write %s: %w", dir, err)
 	}
-	old := ""
-	if _, err := os.Lstat(dir); err == nil {
-		old = tmp + ".old"
-		if err := os.Rename(dir, old); err != nil {
+	if _, err := os.Lstat(dir); err != nil {
+		if err := os.Rename(tmp, dir); err != nil {
 			return fmt.Errorf("replace %s: %w", dir, err)
 		}
+		syncDir(parent)
+		return nil
 	}
-	if err := os.Rename(tmp, dir); err != nil {
-		if old != "" {
-			_ = os.Rename(old, dir)
-		}
+	if err := exchange(tmp, dir); err == nil {
+		syncDir(parent)
+		return nil // the deferred RemoveAll takes the old tree
+	}
+	// No atomic exchange here: two renames, the old tree kept aside until
+	// the new one is in place.
+	old := tmp + ".old"
+	if err := os.Rename(dir, old); err != nil {
 		return fmt.Errorf("replace %s: %w", dir, err)
 	}
-	if old != "" {
-		if err := os.RemoveAll(old); err != nil {
-			return fmt.Errorf("remove the previous tree %s: %w", old, err)
-		}
+	if err := os.Rename(tmp, dir); err != nil {
+		_ = os.Rename(old, dir)
+		return fmt.Errorf("replace %s: %w", dir, err)
+	}
+	syncDir(parent)
+	if err := os.RemoveAll(old); err != nil {
+		return fmt.Errorf("remove the previous tree %s: %w", old, err)
 	}
 	return nil
 }
 
-// checkOwned refuses to replace a directory that holds files whose writer
-// did not leave the marker.
+// markerFiles introduces the list of files in a marker.
+const markerFiles = "\nFiles:\n"
+
+// withFileList appends the sorted paths of files to a marker's text.
+func withFileList(text []byte, files []File) []byte {
+	paths := make([]string, len(files))
+	for i, f := range files {
+		paths[i] = f.Path
+	}
+	sort.Strings(paths)
+	var b bytes.Buffer
+	b.Write(text)
+	b.WriteString(markerFiles)
+	for _, p := range paths {
+		b.WriteString(p + "\n")
+	}
+	return b.Bytes()
+}
+
+// removeLeftovers removes the trees of runs that stopped before their swap
+// (their names start with prefix, ".old" ones included); the caller holds
+// the lock.
+func removeLeftovers(parent, prefix string) {
+	entries, err := os.ReadDir(parent)
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		if e.IsDir() && strings.HasPrefix(e.Name(), prefix) {
+			os.RemoveAll(filepath.Join(parent, e.Name()))
+		}
+	}
+}
+
+// checkOwned refuses to replace a directory that holds files its writer did
+// not write: no marker, or files the marker does not list.
 func checkOwned(dir, marker string) error {
 	fi, err := os.Lstat(dir)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -256,8 +341,39 @@ func checkOwned(dir, marker string) error {
 	if len(entries) == 0 {
 		return nil
 	}
-	if _, err := os.Stat(filepath.Join(dir, marker)); err != nil {
+	text, err := ReadFile(filepath.Join(dir, marker), MaxTreeFile)
+	if err != nil {
 		return fmt.Errorf("output %s is not empty and was not written by argocd-k8s-federate (no %s file): generate replaces its output directory as a whole, so choose a new or empty directory", dir, marker)
+	}
+	_, list, ok := bytes.Cut(text, []byte(markerFiles))
+	if !ok {
+		return nil // a marker without a list: the whole directory is ours
+	}
+	ours := map[string]bool{marker: true}
+	for _, p := range strings.Split(string(list), "\n") {
+		ours[p] = true
+	}
+	var foreign []string
+	err = filepath.WalkDir(dir, func(p string, e fs.DirEntry, err error) error {
+		if err != nil || e.IsDir() {
+			return err
+		}
+		rel, err := filepath.Rel(dir, p)
+		if err == nil && !ours[filepath.ToSlash(rel)] {
+			foreign = append(foreign, filepath.ToSlash(rel))
+		}
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("output %s: %w", dir, err)
+	}
+	if len(foreign) > 0 {
+		more := ""
+		if len(foreign) > 3 {
+			more = fmt.Sprintf(" and %d more", len(foreign)-3)
+			foreign = foreign[:3]
+		}
+		return fmt.Errorf("output %s holds files argocd-k8s-federate did not write (%s%s): generate replaces its output directory as a whole; move them out of it (nothing was written)", dir, strings.Join(foreign, ", "), more)
 	}
 	return nil
 }

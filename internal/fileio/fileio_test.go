@@ -2,11 +2,15 @@ package fileio_test
 
 import (
 	"bytes"
+	"context"
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -126,4 +130,110 @@ func TestReadFileRefuses(t *testing.T) {
 			}
 		})
 	}
+}
+
+// Crash and concurrency leftovers: what an interrupted run left is cleaned,
+// concurrent runs on one output are serialised, and the output never
+// disappears while it is replaced.
+func TestCrashAndConcurrencyLeftovers(t *testing.T) {
+	ctx := context.Background()
+	marker := fileio.File{Path: ".marker", Content: []byte("ours\n")}
+	tree := func(n int) []fileio.File {
+		return []fileio.File{{Path: "a/one.yaml", Content: []byte(fmt.Sprint(n))}, {Path: "two.yaml", Content: []byte(fmt.Sprint(n))}}
+	}
+	parent := t.TempDir()
+	dir := filepath.Join(parent, "out")
+
+	t.Run("a crashed run's trees beside the output are removed", func(t *testing.T) {
+		for _, name := range []string{".out.new-123", ".out.new-456.old"} {
+			if err := os.MkdirAll(filepath.Join(parent, name, "x"), 0o755); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := fileio.ReplaceDir(ctx, dir, tree(0), marker); err != nil {
+			t.Fatal(err)
+		}
+		if left, _ := filepath.Glob(filepath.Join(parent, ".out.new-*")); len(left) != 0 {
+			t.Errorf("left behind: %v", left)
+		}
+	})
+
+	t.Run("concurrent runs on one output", func(t *testing.T) {
+		var wg sync.WaitGroup
+		errs := make([]error, 8)
+		for i := range errs {
+			wg.Go(func() { errs[i] = fileio.ReplaceDir(ctx, dir, tree(i), marker) })
+		}
+		wg.Wait()
+		for i, err := range errs {
+			if err != nil {
+				t.Errorf("run %d: %v", i, err)
+			}
+		}
+		a, _ := os.ReadFile(filepath.Join(dir, "a", "one.yaml"))
+		b, _ := os.ReadFile(filepath.Join(dir, "two.yaml"))
+		if len(a) == 0 || string(a) != string(b) {
+			t.Errorf("the output mixes runs: %q and %q", a, b)
+		}
+		if left, _ := filepath.Glob(filepath.Join(parent, ".out.new-*")); len(left) != 0 {
+			t.Errorf("left behind: %v", left)
+		}
+	})
+
+	t.Run("the output is always there while it is replaced", func(t *testing.T) {
+		var stop atomic.Bool
+		missing := make(chan string, 1)
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			for !stop.Load() {
+				if _, err := os.Stat(filepath.Join(dir, ".marker")); err != nil {
+					select {
+					case missing <- err.Error():
+					default:
+					}
+				}
+			}
+		}()
+		for i := range 100 {
+			if err := fileio.ReplaceDir(ctx, dir, tree(i), marker); err != nil {
+				t.Fatal(err)
+			}
+		}
+		stop.Store(true)
+		<-done
+		select {
+		case m := <-missing:
+			t.Errorf("a reader found no output during a replacement: %s", m)
+		default:
+		}
+	})
+
+	t.Run("a killed writer's temporary file is removed, a live one's kept", func(t *testing.T) {
+		d := t.TempDir()
+		dead := filepath.Join(d, ".plugin.tmp-111")
+		live := filepath.Join(d, ".plugin.tmp-222")
+		for _, p := range []string{dead, live} {
+			if err := os.WriteFile(p, []byte("partial"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+		held, err := os.Open(live)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer held.Close()
+		if err := syscall.Flock(int(held.Fd()), syscall.LOCK_EX); err != nil {
+			t.Fatal(err)
+		}
+		if err := fileio.WriteFile(filepath.Join(d, "plugin"), strings.NewReader("binary"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := os.Stat(dead); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("the dead writer's %s is still there (%v)", dead, err)
+		}
+		if _, err := os.Stat(live); err != nil {
+			t.Errorf("the live writer's %s was removed: %v", live, err)
+		}
+	})
 }

@@ -162,12 +162,10 @@ func TestWriteDir(t *testing.T) {
 		t.Fatalf("fresh tree differs: %v %v", diffs, err)
 	}
 
-	// Stale and edited files disappear on the next run.
-	stale := filepath.Join(dir, "downstream", "gone", "kustomization.yaml")
-	if err := os.MkdirAll(filepath.Dir(stale), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(stale, []byte("x"), 0o644); err != nil {
+	// A file of an earlier run that this one does not write (a downstream
+	// removed from the config) and edited files disappear on the next run.
+	earlier := &Tree{Files: append(slices.Clone(tree.Files), fileio.File{Path: "downstream/gone/kustomization.yaml", Content: []byte("x")})}
+	if err := WriteDir(context.Background(), dir, earlier); err != nil {
 		t.Fatal(err)
 	}
 	edited := filepath.Join(dir, "upstream", "hub", "kustomization.yaml")
@@ -198,6 +196,20 @@ func TestWriteDir(t *testing.T) {
 	leftovers, _ := filepath.Glob(filepath.Join(filepath.Dir(dir), ".out.new-*"))
 	if len(leftovers) != 0 {
 		t.Errorf("temporary trees left behind: %v", leftovers)
+	}
+
+	// A file someone put there (a config kept in the output) is never
+	// deleted: the run is refused and writes nothing.
+	config := filepath.Join(dir, "federation.yaml")
+	if err := os.WriteFile(config, []byte("keep me"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	err = WriteDir(context.Background(), dir, tree)
+	if err == nil || !strings.Contains(err.Error(), "holds files argocd-k8s-federate did not write (federation.yaml)") {
+		t.Fatalf("want a refusal naming federation.yaml, got %v", err)
+	}
+	if b, err := os.ReadFile(config); err != nil || string(b) != "keep me" {
+		t.Fatalf("the operator's file was touched: %q %v", b, err)
 	}
 }
 

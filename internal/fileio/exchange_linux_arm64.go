@@ -1,0 +1,3 @@
+package fileio
+
+const sysRenameat2Arch = 276
