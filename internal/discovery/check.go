@@ -39,7 +39,9 @@ type Comparison struct {
 }
 
 // Compare measures the published copy (read as a downstream reads it) at
-// baseURL against the live discovery.
+// baseURL against the live discovery. The published keys may be missing
+// (Keys nil) when its jwks_uri is not https: FetchPublished does not read
+// them in clear, and that is a problem of its own.
 func Compare(live, published *Snapshot, baseURL string) *Comparison {
 	c := &Comparison{
 		BaseURL:         baseURL,
@@ -48,7 +50,7 @@ func Compare(live, published *Snapshot, baseURL string) *Comparison {
 		Issuer:          live.Document.Issuer,
 		PublishedIssuer: published.Document.Issuer,
 		LiveKeyIDs:      live.Keys.IDs(),
-		PublishedKeyIDs: published.Keys.IDs(),
+		PublishedKeyIDs: []string{},
 		MissingKeyIDs:   []string{},
 		ChangedKeyIDs:   []string{},
 		ExtraKeyIDs:     []string{},
@@ -58,8 +60,25 @@ func Compare(live, published *Snapshot, baseURL string) *Comparison {
 	if c.PublishedIssuer != c.Issuer {
 		c.Problems = append(c.Problems, fmt.Sprintf("the published document says issuer %q but the upstream's issuer is %q: downstreams refuse the copy (the issuer changed, or this is another cluster's copy)", c.PublishedIssuer, c.Issuer))
 	}
-	for _, k := range live.Keys.Keys {
-		p, ok := published.Keys.Lookup(k.Name())
+	want := baseURL + KeysPath
+	if !isHTTPS(published.Document.JWKSURI) {
+		err := &InsecureJWKSURIError{DocumentURL: c.DocumentURL, JWKSURI: published.Document.JWKSURI}
+		c.Problems = append(c.Problems, fmt.Sprintf("%v. Publish again: publish writes jwks_uri %s", err, want))
+	} else if published.Document.JWKSURI != want {
+		c.Warnings = append(c.Warnings, fmt.Sprintf("the published jwks_uri is %s, not %s: downstreams read the keys there", published.Document.JWKSURI, want))
+	}
+	if published.Keys != nil {
+		c.compareKeys(live.Keys, published.Keys)
+	}
+	c.InSync = len(c.Problems) == 0 && published.Keys != nil
+	return c
+}
+
+// compareKeys fills in the key ids and their problems.
+func (c *Comparison) compareKeys(live, published *KeySet) {
+	c.PublishedKeyIDs = published.IDs()
+	for _, k := range live.Keys {
+		p, ok := published.Lookup(k.Name())
 		switch {
 		case !ok:
 			c.MissingKeyIDs = append(c.MissingKeyIDs, k.Name())
@@ -67,8 +86,8 @@ func Compare(live, published *Snapshot, baseURL string) *Comparison {
 			c.ChangedKeyIDs = append(c.ChangedKeyIDs, k.Name())
 		}
 	}
-	for _, k := range published.Keys.Keys {
-		if _, ok := live.Keys.Lookup(k.Name()); !ok {
+	for _, k := range published.Keys {
+		if _, ok := live.Lookup(k.Name()); !ok {
 			c.ExtraKeyIDs = append(c.ExtraKeyIDs, k.Name())
 		}
 	}
@@ -81,11 +100,6 @@ func Compare(live, published *Snapshot, baseURL string) *Comparison {
 	if n := len(c.ExtraKeyIDs); n > 0 {
 		c.Warnings = append(c.Warnings, fmt.Sprintf("%s still has %d key(s) the upstream no longer uses: %s (tokens signed with them stay acceptable downstream until they expire; the next publish drops them)", c.KeysURL, n, strings.Join(c.ExtraKeyIDs, ", ")))
 	}
-	if want := baseURL + KeysPath; published.Document.JWKSURI != want {
-		c.Warnings = append(c.Warnings, fmt.Sprintf("the published jwks_uri is %s, not %s: downstreams read the keys there", published.Document.JWKSURI, want))
-	}
-	c.InSync = len(c.Problems) == 0
-	return c
 }
 
 // WriteText prints the comparison for a person: in sync, or each problem
@@ -114,8 +128,11 @@ func (c *Comparison) Err() error {
 		return nil
 	}
 	what := "is stale"
-	if len(c.MissingKeyIDs) > 0 {
+	switch {
+	case len(c.MissingKeyIDs) > 0:
 		what = "lacks the live key(s) " + strings.Join(c.MissingKeyIDs, ", ")
+	case !isHTTPS(c.KeysURL):
+		what = "names its keys at " + c.KeysURL + ", which is not https"
 	}
 	return fmt.Errorf("the discovery published at %s %s: publish it again", c.BaseURL, what)
 }
