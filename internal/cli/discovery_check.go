@@ -35,10 +35,11 @@ missing key ids are named), its jwks_uri is not https (downstreams would fetch t
 in clear), or the check could not run. Published keys the upstream no longer has are
 only a warning. Redirects are followed to https URLs only.
 
--o json prints one object, for monitoring:
+-o json prints one object in every case, for monitoring:
   {"baseURL", "documentURL", "keysURL", "issuer", "publishedIssuer",
    "liveKeyIDs", "publishedKeyIDs", "missingKeyIDs", "changedKeyIDs", "extraKeyIDs",
-   "problems", "warnings", "inSync": bool, "error": "set when the check could not run"}
+   "problems", "warnings", "inSync": bool,
+   "error": "set when the check could not run, invalid flags included"}
 
 Run it on a schedule: a CronJob in the upstream cluster whose service account reads
 discovery (Kubernetes grants that to every service account) needs no kubeconfig; its
@@ -69,19 +70,25 @@ func (o *DiscoveryCheckOptions) Validate() error {
 	return joinProblems(problems)
 }
 
-// Run compares and reports; a stale copy exits 1.
+// Run compares and reports; a stale copy, or a check that could not run,
+// exits 1.
 func (o *DiscoveryCheckOptions) Run(ctx context.Context) error {
 	base, _ := discovery.NormalizeBaseURL(o.BaseURL)
 	c, err := o.compare(ctx, base)
 	if err != nil {
-		if o.Output == outputJSON {
-			if err := writeJSON(o.Out, &discovery.Comparison{BaseURL: base, Error: err.Error()}); err != nil {
-				return err
-			}
-		}
-		return err
+		c = discovery.Failed(base, err)
 	}
 	return writeReport(o.Out, o.Output, c)
+}
+
+// ReportInvalid reports invalid flags as a check that could not run: -o json
+// promises one object in every case.
+func (o *DiscoveryCheckOptions) ReportInvalid(err error) error {
+	base, nerr := discovery.NormalizeBaseURL(o.BaseURL)
+	if nerr != nil {
+		base = o.BaseURL
+	}
+	return writeReport(o.Out, o.Output, discovery.Failed(base, err))
 }
 
 func (o *DiscoveryCheckOptions) compare(ctx context.Context, base string) (*discovery.Comparison, error) {

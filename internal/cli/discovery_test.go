@@ -143,7 +143,8 @@ downstreams:
 }
 
 // downgrades is an upstream's discovery served over https, and the ways it
-// can be led to plain http: redirects and a published jwks_uri.
+// can be led to plain http: redirects and a published jwks_uri; and an
+// issuer that refuses anonymous clients, at /forbidden.
 type downgrades struct {
 	srv, plain *httptest.Server
 	caFile     string
@@ -174,6 +175,7 @@ func newDowngrades(t *testing.T) *downgrades {
 			http.Redirect(w, r, d.plain.URL+"/.well-known/openid-configuration", http.StatusFound)
 		})
 	}
+	mux.HandleFunc("/forbidden/", func(w http.ResponseWriter, _ *http.Request) { http.Error(w, "forbidden", http.StatusForbidden) })
 	d.caFile = filepath.Join(t.TempDir(), "ca.crt")
 	if err := os.WriteFile(d.caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: d.srv.Certificate().Raw}), 0o644); err != nil {
 		t.Fatal(err)
@@ -258,5 +260,59 @@ func TestDiscoveryCommandsRefuseDowngrade(t *testing.T) {
 	// The same servers, nothing downgraded: in sync.
 	if stdout, stderr, code := run(t, check("/pub", live...)...); code != 0 || !strings.Contains(stdout, `"inSync": true`) {
 		t.Errorf("in sync: code %d\nstdout %s\nstderr %s", code, stdout, stderr)
+	}
+}
+
+// TestDiscoveryCheckJSONMessages: -o json prints one object, with error set,
+// whatever stops the check before it compares: invalid flags too.
+func TestDiscoveryCheckJSONMessages(t *testing.T) {
+	d := newDowngrades(t)
+	s := d.srv.URL
+	missingCA := filepath.Join(t.TempDir(), "missing.crt")
+	tests := []struct {
+		name    string
+		args    []string
+		baseURL string
+		// want are in the JSON's error, which stderr repeats.
+		want []string
+	}{
+		{"no base URL", nil, "", []string{"--base-url is required: the https URL the discovery is published at"}},
+		{"http base URL", []string{"--base-url", "http://b.example.com/x"}, "http://b.example.com/x",
+			[]string{`--base-url: "http://b.example.com/x" uses http: API servers fetch discovery only over https`}},
+		{"http issuer", []string{"--base-url", "https://b.example.com/x/", "--issuer", "http://i.example.com"}, "https://b.example.com/x",
+			[]string{`--issuer "http://i.example.com" must be an https URL (the upstream's --service-account-issuer)`}},
+		{"every flag problem at once", []string{"--kubeconfig", "k", "--issuer", "http://i.example.com", "--base-url", "b.example.com"}, "b.example.com",
+			[]string{"--kubeconfig/--context, --issuer and --from are different sources of the live discovery: give one",
+				`--issuer "http://i.example.com" must be an https URL`, `--base-url: "b.example.com" is not a URL; expected https://host[/path]`}},
+		{"issuer CA alone", []string{"--base-url", "https://b.example.com", "--issuer-ca", "ca.crt"}, "https://b.example.com",
+			[]string{"--issuer-ca verifies --issuer: give --issuer too"}},
+		{"issuer refuses anonymous clients", []string{"--base-url", s + "/pub", "--issuer", s + "/forbidden", "--issuer-ca", d.caFile}, s + "/pub",
+			[]string{"GET " + s + "/forbidden/.well-known/openid-configuration: 403 Forbidden", "read it with a kubeconfig instead (--kubeconfig, --context)"}},
+		{"unreadable base URL CA", []string{"--base-url", s + "/pub", "--issuer", s + "/live", "--issuer-ca", d.caFile, "--base-url-ca", missingCA}, s + "/pub",
+			[]string{"read --base-url-ca: open " + missingCA}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			stdout, stderr, code := run(t, append([]string{"discovery", "check", "-o", "json"}, tt.args...)...)
+			if code != 1 {
+				t.Errorf("code %d, want 1", code)
+			}
+			var c discovery.Comparison
+			dec := json.NewDecoder(strings.NewReader(stdout))
+			if err := dec.Decode(&c); err != nil || dec.More() {
+				t.Fatalf("stdout is not one JSON object (%v):\n%s", err, stdout)
+			}
+			if c.InSync || c.BaseURL != tt.baseURL || c.Error == "" {
+				t.Errorf("inSync %v, baseURL %q, error %q; want false, %q and an error", c.InSync, c.BaseURL, c.Error, tt.baseURL)
+			}
+			if stderr != "error: "+c.Error+"\n" {
+				t.Errorf("stderr %q, want the JSON's error once", stderr)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(c.Error, w) {
+					t.Errorf("error lacks %q:\n%s", w, c.Error)
+				}
+			}
+		})
 	}
 }

@@ -1,6 +1,7 @@
 package discovery
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -34,8 +35,14 @@ type Comparison struct {
 	Warnings []string `json:"warnings"`
 	InSync   bool     `json:"inSync"`
 	// Error is set when the check could not run (then nothing else is
-	// meaningful); Compare never sets it.
+	// meaningful); Compare never sets it, Failed does.
 	Error string `json:"error,omitempty"`
+}
+
+// Failed is the comparison of a check that could not run (invalid flags,
+// unreadable discovery): its Err is err, and it prints nothing as text.
+func Failed(baseURL string, err error) *Comparison {
+	return &Comparison{BaseURL: baseURL, Error: err.Error()}
 }
 
 // Compare measures the published copy (read as a downstream reads it) at
@@ -103,8 +110,12 @@ func (c *Comparison) compareKeys(live, published *KeySet) {
 }
 
 // WriteText prints the comparison for a person: in sync, or each problem
-// and the fix; warnings either way.
+// and the fix; warnings either way. A check that could not run prints
+// nothing: its Err says it all.
 func (c *Comparison) WriteText(w io.Writer) error {
+	if c.Error != "" {
+		return nil
+	}
 	var b strings.Builder
 	if c.InSync {
 		fmt.Fprintf(&b, "in sync: %s publishes the %d live signing key(s) of issuer %s: %s\n", c.BaseURL, len(c.LiveKeyIDs), c.Issuer, strings.Join(c.LiveKeyIDs, ", "))
@@ -122,9 +133,13 @@ func (c *Comparison) WriteText(w io.Writer) error {
 	return err
 }
 
-// Err is nil when the copy is in sync, and otherwise says what it lacks.
+// Err is nil when the copy is in sync, and otherwise says what it lacks,
+// or why the check could not run.
 func (c *Comparison) Err() error {
-	if c.InSync {
+	switch {
+	case c.Error != "":
+		return errors.New(c.Error)
+	case c.InSync:
 		return nil
 	}
 	what := "is stale"
