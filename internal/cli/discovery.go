@@ -119,6 +119,9 @@ func (s *liveSource) open() (discovery.Source, error) {
 	if err != nil {
 		return nil, fmt.Errorf("client of the upstream API server %s: %w", cfg.Host, err)
 	}
+	// client-go's transport sets the kubeconfig's credentials on every
+	// request, redirects included: never follow one to plain http.
+	client.CheckRedirect = discovery.RefuseInsecureRedirect
 	base, _, err := rest.DefaultServerUrlFor(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("the kubeconfig's server %q: %w", cfg.Host, err)

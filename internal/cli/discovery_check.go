@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 
@@ -30,13 +31,15 @@ compares them. The upstream rotating its signing keys without a new publish brea
 federation silently: every new token is refused downstream.
 
 Exit code 0: the copy has every live key and the same issuer. 1: it does not (the
-missing key ids are named), or the check could not run. Published keys the upstream no
-longer has are only a warning.
+missing key ids are named), its jwks_uri is not https (downstreams would fetch the keys
+in clear), or the check could not run. Published keys the upstream no longer has are
+only a warning. Redirects are followed to https URLs only.
 
--o json prints one object, for monitoring:
+-o json prints one object in every case, for monitoring:
   {"baseURL", "documentURL", "keysURL", "issuer", "publishedIssuer",
    "liveKeyIDs", "publishedKeyIDs", "missingKeyIDs", "changedKeyIDs", "extraKeyIDs",
-   "problems", "warnings", "inSync": bool, "error": "set when the check could not run"}
+   "problems", "warnings", "inSync": bool,
+   "error": "set when the check could not run, invalid flags included"}
 
 Run it on a schedule: a CronJob in the upstream cluster whose service account reads
 discovery (Kubernetes grants that to every service account) needs no kubeconfig; its
@@ -67,19 +70,25 @@ func (o *DiscoveryCheckOptions) Validate() error {
 	return joinProblems(problems)
 }
 
-// Run compares and reports; a stale copy exits 1.
+// Run compares and reports; a stale copy, or a check that could not run,
+// exits 1.
 func (o *DiscoveryCheckOptions) Run(ctx context.Context) error {
 	base, _ := discovery.NormalizeBaseURL(o.BaseURL)
 	c, err := o.compare(ctx, base)
 	if err != nil {
-		if o.Output == outputJSON {
-			if err := writeJSON(o.Out, &discovery.Comparison{BaseURL: base, Error: err.Error()}); err != nil {
-				return err
-			}
-		}
-		return err
+		c = discovery.Failed(base, err)
 	}
 	return writeReport(o.Out, o.Output, c)
+}
+
+// ReportInvalid reports invalid flags as a check that could not run: -o json
+// promises one object in every case.
+func (o *DiscoveryCheckOptions) ReportInvalid(err error) error {
+	base, nerr := discovery.NormalizeBaseURL(o.BaseURL)
+	if nerr != nil {
+		base = o.BaseURL
+	}
+	return writeReport(o.Out, o.Output, discovery.Failed(base, err))
 }
 
 func (o *DiscoveryCheckOptions) compare(ctx context.Context, base string) (*discovery.Comparison, error) {
@@ -98,8 +107,10 @@ func (o *DiscoveryCheckOptions) compare(ctx context.Context, base string) (*disc
 		return nil, fmt.Errorf("--base-url-ca %s: %w", o.BaseURLCA, err)
 	}
 	published, err := discovery.FetchPublished(ctx, client, base+discovery.DocumentPath)
-	if err != nil {
+	var insecure *discovery.InsecureJWKSURIError
+	if err != nil && !errors.As(err, &insecure) {
 		return nil, fmt.Errorf("read the published discovery: %w", err)
 	}
+	// A jwks_uri that is not https is one of the comparison's problems.
 	return discovery.Compare(live, published, base), nil
 }

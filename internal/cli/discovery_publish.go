@@ -40,8 +40,8 @@ problem. Serve them anonymously, as application/json. Copy the directory itself,
 DIR/*: shell globs skip the hidden .well-known directory.
 
 It refuses an issuer downstreams cannot trust (not https, or the shared default), and
-checks that the issuer is the iss of the upstream's tokens (--token-file) and what
-federation.yaml says (-f). It prints the upstream lines of federation.yaml for one of
+a read of the live discovery redirected to plain http, and checks that the issuer is
+the iss of the upstream's tokens (--token-file) and what federation.yaml says (-f). It prints the upstream lines of federation.yaml for one of
 the two set-ups:
 
   - the upstream's --service-account-issuer is URL: downstreams read the copy as the

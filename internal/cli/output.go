@@ -24,10 +24,20 @@ type options interface {
 	Run(ctx context.Context) error
 }
 
+// invalidReporter is a command whose report has a form for invalid flags
+// too (discovery check: -o json prints one object in every case).
+// ReportInvalid prints it and returns the error to exit with.
+type invalidReporter interface {
+	ReportInvalid(err error) error
+}
+
 // runE is the RunE of a command with options o.
 func runE(o options) func(*cobra.Command, []string) error {
 	return func(cmd *cobra.Command, _ []string) error {
 		if err := o.Validate(); err != nil {
+			if r, ok := o.(invalidReporter); ok {
+				return r.ReportInvalid(err)
+			}
 			return err
 		}
 		return o.Run(cmd.Context())

@@ -1,6 +1,7 @@
 package discovery
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -34,12 +35,20 @@ type Comparison struct {
 	Warnings []string `json:"warnings"`
 	InSync   bool     `json:"inSync"`
 	// Error is set when the check could not run (then nothing else is
-	// meaningful); Compare never sets it.
+	// meaningful); Compare never sets it, Failed does.
 	Error string `json:"error,omitempty"`
 }
 
+// Failed is the comparison of a check that could not run (invalid flags,
+// unreadable discovery): its Err is err, and it prints nothing as text.
+func Failed(baseURL string, err error) *Comparison {
+	return &Comparison{BaseURL: baseURL, Error: err.Error()}
+}
+
 // Compare measures the published copy (read as a downstream reads it) at
-// baseURL against the live discovery.
+// baseURL against the live discovery. The published keys may be missing
+// (Keys nil) when its jwks_uri is not https: FetchPublished does not read
+// them in clear, and that is a problem of its own.
 func Compare(live, published *Snapshot, baseURL string) *Comparison {
 	c := &Comparison{
 		BaseURL:         baseURL,
@@ -48,7 +57,7 @@ func Compare(live, published *Snapshot, baseURL string) *Comparison {
 		Issuer:          live.Document.Issuer,
 		PublishedIssuer: published.Document.Issuer,
 		LiveKeyIDs:      live.Keys.IDs(),
-		PublishedKeyIDs: published.Keys.IDs(),
+		PublishedKeyIDs: []string{},
 		MissingKeyIDs:   []string{},
 		ChangedKeyIDs:   []string{},
 		ExtraKeyIDs:     []string{},
@@ -58,8 +67,25 @@ func Compare(live, published *Snapshot, baseURL string) *Comparison {
 	if c.PublishedIssuer != c.Issuer {
 		c.Problems = append(c.Problems, fmt.Sprintf("the published document says issuer %q but the upstream's issuer is %q: downstreams refuse the copy (the issuer changed, or this is another cluster's copy)", c.PublishedIssuer, c.Issuer))
 	}
-	for _, k := range live.Keys.Keys {
-		p, ok := published.Keys.Lookup(k.Name())
+	want := baseURL + KeysPath
+	if !isHTTPS(published.Document.JWKSURI) {
+		err := &InsecureJWKSURIError{DocumentURL: c.DocumentURL, JWKSURI: published.Document.JWKSURI}
+		c.Problems = append(c.Problems, fmt.Sprintf("%v. Publish again: publish writes jwks_uri %s", err, want))
+	} else if published.Document.JWKSURI != want {
+		c.Warnings = append(c.Warnings, fmt.Sprintf("the published jwks_uri is %s, not %s: downstreams read the keys there", published.Document.JWKSURI, want))
+	}
+	if published.Keys != nil {
+		c.compareKeys(live.Keys, published.Keys)
+	}
+	c.InSync = len(c.Problems) == 0 && published.Keys != nil
+	return c
+}
+
+// compareKeys fills in the key ids and their problems.
+func (c *Comparison) compareKeys(live, published *KeySet) {
+	c.PublishedKeyIDs = published.IDs()
+	for _, k := range live.Keys {
+		p, ok := published.Lookup(k.Name())
 		switch {
 		case !ok:
 			c.MissingKeyIDs = append(c.MissingKeyIDs, k.Name())
@@ -67,8 +93,8 @@ func Compare(live, published *Snapshot, baseURL string) *Comparison {
 			c.ChangedKeyIDs = append(c.ChangedKeyIDs, k.Name())
 		}
 	}
-	for _, k := range published.Keys.Keys {
-		if _, ok := live.Keys.Lookup(k.Name()); !ok {
+	for _, k := range published.Keys {
+		if _, ok := live.Lookup(k.Name()); !ok {
 			c.ExtraKeyIDs = append(c.ExtraKeyIDs, k.Name())
 		}
 	}
@@ -81,16 +107,15 @@ func Compare(live, published *Snapshot, baseURL string) *Comparison {
 	if n := len(c.ExtraKeyIDs); n > 0 {
 		c.Warnings = append(c.Warnings, fmt.Sprintf("%s still has %d key(s) the upstream no longer uses: %s (tokens signed with them stay acceptable downstream until they expire; the next publish drops them)", c.KeysURL, n, strings.Join(c.ExtraKeyIDs, ", ")))
 	}
-	if want := baseURL + KeysPath; published.Document.JWKSURI != want {
-		c.Warnings = append(c.Warnings, fmt.Sprintf("the published jwks_uri is %s, not %s: downstreams read the keys there", published.Document.JWKSURI, want))
-	}
-	c.InSync = len(c.Problems) == 0
-	return c
 }
 
 // WriteText prints the comparison for a person: in sync, or each problem
-// and the fix; warnings either way.
+// and the fix; warnings either way. A check that could not run prints
+// nothing: its Err says it all.
 func (c *Comparison) WriteText(w io.Writer) error {
+	if c.Error != "" {
+		return nil
+	}
 	var b strings.Builder
 	if c.InSync {
 		fmt.Fprintf(&b, "in sync: %s publishes the %d live signing key(s) of issuer %s: %s\n", c.BaseURL, len(c.LiveKeyIDs), c.Issuer, strings.Join(c.LiveKeyIDs, ", "))
@@ -108,14 +133,21 @@ func (c *Comparison) WriteText(w io.Writer) error {
 	return err
 }
 
-// Err is nil when the copy is in sync, and otherwise says what it lacks.
+// Err is nil when the copy is in sync, and otherwise says what it lacks,
+// or why the check could not run.
 func (c *Comparison) Err() error {
-	if c.InSync {
+	switch {
+	case c.Error != "":
+		return errors.New(c.Error)
+	case c.InSync:
 		return nil
 	}
 	what := "is stale"
-	if len(c.MissingKeyIDs) > 0 {
+	switch {
+	case len(c.MissingKeyIDs) > 0:
 		what = "lacks the live key(s) " + strings.Join(c.MissingKeyIDs, ", ")
+	case !isHTTPS(c.KeysURL):
+		what = "names its keys at " + c.KeysURL + ", which is not https"
 	}
 	return fmt.Errorf("the discovery published at %s %s: publish it again", c.BaseURL, what)
 }

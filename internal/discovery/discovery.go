@@ -158,6 +158,10 @@ func FetchLive(ctx context.Context, src Source) (*Snapshot, error) {
 
 // FetchPublished reads discovery the way a downstream API server does: the
 // document at documentURL, then the keys at the document's jwks_uri.
+//
+// It reads no keys in clear: when jwks_uri is not an https URL, the error is
+// an *InsecureJWKSURIError and the snapshot is returned too, with the
+// document and without keys (Keys nil), for Compare to report.
 func FetchPublished(ctx context.Context, client *http.Client, documentURL string) (*Snapshot, error) {
 	s := &Snapshot{DocumentURL: documentURL}
 	var err error
@@ -168,6 +172,9 @@ func FetchPublished(ctx context.Context, client *http.Client, documentURL string
 		return nil, fmt.Errorf("%s: %w", documentURL, err)
 	}
 	s.KeysURL = s.Document.JWKSURI
+	if !isHTTPS(s.KeysURL) {
+		return s, &InsecureJWKSURIError{DocumentURL: documentURL, JWKSURI: s.KeysURL}
+	}
 	if s.KeysRaw, err = Get(ctx, client, s.KeysURL); err != nil {
 		return nil, fmt.Errorf("the keys named by jwks_uri of %s: %w", documentURL, err)
 	}
@@ -175,6 +182,38 @@ func FetchPublished(ctx context.Context, client *http.Client, documentURL string
 		return nil, fmt.Errorf("%s: %w", s.KeysURL, err)
 	}
 	return s, nil
+}
+
+// InsecureJWKSURIError is a discovery document whose jwks_uri is not an
+// https URL: downstream API servers would fetch the signing keys in clear.
+type InsecureJWKSURIError struct {
+	DocumentURL string
+	JWKSURI     string
+}
+
+func (e *InsecureJWKSURIError) Error() string {
+	return fmt.Sprintf("%s names jwks_uri %s, which is not https: downstream API servers would fetch the signing keys in clear, and anyone on the way could hand them other keys", e.DocumentURL, e.JWKSURI)
+}
+
+// InsecureRedirectError is a redirect to a URL that is not https.
+type InsecureRedirectError struct {
+	// From is the URL that redirected, To where it redirected.
+	From string
+	To   string
+}
+
+func (e *InsecureRedirectError) Error() string {
+	host := e.From
+	if u, err := url.Parse(e.From); err == nil && u.Host != "" {
+		host = u.Host
+	}
+	return fmt.Sprintf("%s redirects to %s, which is not https: the request and the answer would travel in clear, where anyone on the way can read or change them; make %s answer over https, without redirecting to http", e.From, e.To, host)
+}
+
+// isHTTPS says whether raw is an absolute https URL.
+func isHTTPS(raw string) bool {
+	u, err := url.Parse(raw)
+	return err == nil && u.Scheme == "https" && u.Host != ""
 }
 
 // HTTPError is a response other than 200 OK.
@@ -230,8 +269,26 @@ func unwrapURLError(err error) error {
 	return err
 }
 
+// maxRedirects is how many redirects a read follows, as net/http's default.
+const maxRedirects = 10
+
+// RefuseInsecureRedirect is the CheckRedirect of every client that reads
+// discovery: it follows redirects to https URLs only, so that neither
+// discovery nor the client's credentials travel in clear. A redirect
+// elsewhere is an *InsecureRedirectError.
+func RefuseInsecureRedirect(req *http.Request, via []*http.Request) error {
+	if req.URL.Scheme != "https" {
+		return &InsecureRedirectError{From: via[len(via)-1].URL.Redacted(), To: req.URL.Redacted()}
+	}
+	if len(via) >= maxRedirects {
+		return fmt.Errorf("stopped after %d redirects", maxRedirects)
+	}
+	return nil
+}
+
 // HTTPClient returns a client that verifies servers with caPEM, or with the
-// system roots when caPEM is empty, and honours the proxy environment.
+// system roots when caPEM is empty, honours the proxy environment, and
+// follows redirects to https URLs only (RefuseInsecureRedirect).
 func HTTPClient(caPEM []byte) (*http.Client, error) {
 	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
 	if len(caPEM) > 0 {
@@ -243,7 +300,7 @@ func HTTPClient(caPEM []byte) (*http.Client, error) {
 	}
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.TLSClientConfig = cfg
-	return &http.Client{Transport: tr, Timeout: 30 * time.Second}, nil
+	return &http.Client{Transport: tr, CheckRedirect: RefuseInsecureRedirect, Timeout: 30 * time.Second}, nil
 }
 
 // HTTPSource reads live discovery over HTTP under BaseURL: the upstream API

@@ -3,12 +3,14 @@ package discovery_test
 import (
 	"context"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -270,5 +272,136 @@ func TestFetchPublished(t *testing.T) {
 	}
 	if _, err := discovery.FetchPublished(ctx, client, srv.URL+"/hub/.well-known/openid-configuration"); err == nil || !strings.Contains(err.Error(), "certificate") {
 		t.Errorf("untrusted certificate: %v", err)
+	}
+}
+
+// TestDiscoveryDowngradeRefused: neither discovery nor its keys are read in
+// clear, and a published jwks_uri that is not https makes the copy fail.
+func TestDiscoveryDowngradeRefused(t *testing.T) {
+	iss := discoverytest.NewIssuer(t, issuerURL)
+	// plain is the http server the downgrades lead to: nothing may reach it.
+	var plainHits atomic.Int32
+	plain := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		plainHits.Add(1)
+		w.Write(iss.JWKS())
+	}))
+	defer plain.Close()
+	mux := http.NewServeMux()
+	srv := httptest.NewTLSServer(mux)
+	defer srv.Close()
+	serve := func(prefix, jwksURI string) {
+		mux.HandleFunc(prefix+discovery.DocumentPath, func(w http.ResponseWriter, _ *http.Request) { w.Write(iss.Document(jwksURI)) })
+		mux.HandleFunc(prefix+discovery.KeysPath, func(w http.ResponseWriter, _ *http.Request) { w.Write(iss.JWKS()) })
+	}
+	redirect := func(path, to string) {
+		mux.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, to, http.StatusFound) })
+	}
+	serve("/ok", srv.URL+"/ok"+discovery.KeysPath)
+	redirect("/moved"+discovery.DocumentPath, srv.URL+"/ok"+discovery.DocumentPath)
+	redirect("/doc-to-http"+discovery.DocumentPath, plain.URL+discovery.DocumentPath)
+	mux.HandleFunc("/keys-to-http"+discovery.DocumentPath, func(w http.ResponseWriter, _ *http.Request) {
+		w.Write(iss.Document(srv.URL + "/keys-to-http" + discovery.KeysPath))
+	})
+	redirect("/keys-to-http"+discovery.KeysPath, plain.URL+discovery.KeysPath)
+	serve("/http-jwks", plain.URL+discovery.KeysPath)
+	redirect("/live-to-http"+discovery.DocumentPath, plain.URL+discovery.DocumentPath)
+
+	client, err := discovery.HTTPClient(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	// Redirects to https are still followed.
+	if s, err := discovery.FetchPublished(ctx, client, srv.URL+"/moved"+discovery.DocumentPath); err != nil || len(s.Keys.Keys) != 1 {
+		t.Fatalf("https redirect: %v", err)
+	}
+
+	redirectFix := "make " + strings.TrimPrefix(srv.URL, "https://") + " answer over https, without redirecting to http"
+	tests := []struct {
+		name string
+		// prefix is where the document is read; live reads it as
+		// FetchLive does, otherwise as a downstream does.
+		prefix string
+		live   bool
+		// want are in the error, or, for a jwks_uri that is not https, in
+		// the comparison's problem, text and Err.
+		want []string
+	}{
+		{"document redirected to http", "/doc-to-http", false, []string{
+			srv.URL + "/doc-to-http" + discovery.DocumentPath + " redirects to " + plain.URL + discovery.DocumentPath + ", which is not https", redirectFix}},
+		{"keys redirected to http", "/keys-to-http", false, []string{
+			srv.URL + "/keys-to-http" + discovery.KeysPath + " redirects to " + plain.URL + discovery.KeysPath + ", which is not https", redirectFix}},
+		{"live discovery redirected to http", "/live-to-http", true, []string{
+			srv.URL + "/live-to-http" + discovery.DocumentPath + " redirects to " + plain.URL + discovery.DocumentPath + ", which is not https", redirectFix}},
+		{"jwks_uri is http", "/http-jwks", false, []string{
+			srv.URL + "/http-jwks" + discovery.DocumentPath + " names jwks_uri " + plain.URL + discovery.KeysPath + ", which is not https",
+			"Publish again: publish writes jwks_uri " + baseURL + discovery.KeysPath,
+			"fix: argocd-k8s-federate discovery publish --base-url " + baseURL,
+			"the discovery published at " + baseURL + " names its keys at " + plain.URL + discovery.KeysPath + ", which is not https: publish it again"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var got string
+			if tt.live {
+				_, err := discovery.FetchLive(ctx, discovery.HTTPSource{Client: client, BaseURL: srv.URL + tt.prefix})
+				var rerr *discovery.InsecureRedirectError
+				if !errors.As(err, &rerr) {
+					t.Fatalf("err = %v, want an InsecureRedirectError", err)
+				}
+				got = err.Error()
+			} else {
+				s, err := discovery.FetchPublished(ctx, client, srv.URL+tt.prefix+discovery.DocumentPath)
+				var rerr *discovery.InsecureRedirectError
+				var jerr *discovery.InsecureJWKSURIError
+				switch {
+				case errors.As(err, &rerr):
+					got = err.Error()
+				case errors.As(err, &jerr):
+					if s == nil || s.Keys != nil {
+						t.Fatalf("snapshot %+v: want the document without keys", s)
+					}
+					c := discovery.Compare(live(t, iss), s, baseURL)
+					if c.InSync || len(c.Problems) != 1 || len(c.PublishedKeyIDs)+len(c.MissingKeyIDs) != 0 {
+						t.Errorf("comparison %+v: want one problem and no key verdicts", c)
+					}
+					var b strings.Builder
+					if err := c.WriteText(&b); err != nil {
+						t.Fatal(err)
+					}
+					got = strings.Join(c.Problems, "\n") + "\n" + b.String() + c.Err().Error()
+				default:
+					t.Fatalf("err = %v, want an InsecureRedirectError or InsecureJWKSURIError", err)
+				}
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(got, w) {
+					t.Errorf("lacks %q:\n%s", w, got)
+				}
+			}
+		})
+	}
+	if n := plainHits.Load(); n != 0 {
+		t.Errorf("%d request(s) went out in clear", n)
+	}
+
+	// Publish never writes the live jwks_uri: the one it writes is under
+	// the https base URL, which must be https.
+	dir := t.TempDir()
+	write(t, filepath.Join(dir, ".well-known", "openid-configuration"), iss.Document(plain.URL+discovery.KeysPath))
+	write(t, filepath.Join(dir, "openid", "v1", "jwks"), iss.JWKS())
+	snap, err := discovery.FetchLive(ctx, discovery.DirSource{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, err := discovery.Publish(snap, discovery.PublishOptions{BaseURL: baseURL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if doc, err := discovery.ParseDocument(pub.Files[1].Content); err != nil || doc.JWKSURI != baseURL+discovery.KeysPath {
+		t.Errorf("published document %s (%v)", pub.Files[1].Content, err)
+	}
+	if _, err := discovery.Publish(snap, discovery.PublishOptions{BaseURL: "http://storage.example.com/oidc/hub"}); err == nil ||
+		!strings.Contains(err.Error(), `--base-url: "http://storage.example.com/oidc/hub" uses http: API servers fetch discovery only over https`) {
+		t.Errorf("http base URL: %v", err)
 	}
 }

@@ -37,6 +37,7 @@ type world struct {
 	dir    string
 	iss    *discoverytest.Issuer
 	srv    *httptest.Server
+	mux    *http.ServeMux
 	caFile string
 	now    time.Time
 	down   *fakeDownstream
@@ -48,6 +49,7 @@ type world struct {
 func newWorld(t *testing.T) *world {
 	w := &world{t: t, dir: t.TempDir(), now: time.Unix(1_800_000_000, 0)}
 	mux := http.NewServeMux()
+	w.mux = mux
 	w.srv = httptest.NewUnstartedServer(mux)
 	w.srv.Config.ErrorLog = log.New(io.Discard, "", 0) // handshakes refused on purpose
 	w.srv.StartTLS()
@@ -470,6 +472,58 @@ func TestUnreadableDiscovery(t *testing.T) {
 	}
 	if got := statuses(r)["discovery-keys"]; got != doctor.Skip {
 		t.Errorf("discovery-keys %s, want skip", got)
+	}
+}
+
+// TestDiscoveryDowngrade: the published discovery read in clear fails the
+// discovery check, and its fix says how to serve it over https.
+func TestDiscoveryDowngrade(t *testing.T) {
+	plain := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {
+		t.Error("a request went out in clear")
+	}))
+	defer plain.Close()
+	tests := []struct {
+		name string
+		// serve answers the document at /case/.well-known/openid-configuration.
+		serve   func(w *world) http.HandlerFunc
+		message []string
+		fix     []string
+	}{
+		{"jwks_uri is http", func(w *world) http.HandlerFunc {
+			return func(rw http.ResponseWriter, _ *http.Request) {
+				rw.Write(w.served.Document(plain.URL + "/openid/v1/jwks"))
+			}
+		}, []string{"/case/.well-known/openid-configuration names jwks_uri " + plain.URL + "/openid/v1/jwks, which is not https"},
+			[]string{"argocd-k8s-federate discovery publish --base-url ", "/case -o DIR", "writes jwks_uri https://"}},
+		{"redirected to http", func(*world) http.HandlerFunc {
+			return func(rw http.ResponseWriter, r *http.Request) {
+				http.Redirect(rw, r, plain.URL+"/.well-known/openid-configuration", http.StatusMovedPermanently)
+			}
+		}, []string{"/case/.well-known/openid-configuration redirects to " + plain.URL + "/.well-known/openid-configuration, which is not https"},
+			[]string{"without redirecting to http"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w := newWorld(t)
+			w.token("down")
+			w.mux.HandleFunc("/case/.well-known/openid-configuration", tt.serve(w))
+			f, d := w.config(func(y string) string { return strings.Replace(y, "/pub/.well-known", "/case/.well-known", 1) })
+			r := doctor.Run(context.Background(), doctor.FromConfig(f, d), w.env())
+			res, _ := r.Result(doctor.CheckDiscovery)
+			if res.Status != doctor.Fail {
+				t.Fatalf("discovery: %+v, want a failure", res)
+			}
+			for _, m := range tt.message {
+				if !strings.Contains(res.Message, m) {
+					t.Errorf("message lacks %q: %s", m, res.Message)
+				}
+			}
+			for _, m := range tt.fix {
+				if !strings.Contains(res.Fix, m) {
+					t.Errorf("fix lacks %q: %s", m, res.Fix)
+				}
+			}
+		})
 	}
 }
 

@@ -51,6 +51,8 @@ func NewDownstream(server string, caPEM []byte, token string) (Downstream, error
 	if err != nil {
 		return nil, fmt.Errorf("client of %s: %w", server, err)
 	}
+	// The transport sets the token on redirects too: https only.
+	client.CheckRedirect = discovery.RefuseInsecureRedirect
 	base, _, err := rest.DefaultServerUrlFor(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("server %q: %w", server, err)

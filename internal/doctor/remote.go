@@ -84,7 +84,16 @@ func (r *runner) discoveryFix(err error) string {
 	host := hostOf(t.DiscoveryURL)
 	publish := "if the upstream API server is not reachable from the downstreams, publish a copy where they can read it (argocd-k8s-federate discovery publish) and set upstream.discoveryURL"
 	var herr *discovery.HTTPError
+	var insecureKeys *discovery.InsecureJWKSURIError
+	var insecureRedirect *discovery.InsecureRedirectError
 	switch {
+	case errors.As(err, &insecureKeys) && t.Published:
+		base := strings.TrimSuffix(t.DiscoveryURL, discovery.DocumentPath)
+		return fmt.Sprintf("publish again: argocd-k8s-federate discovery publish --base-url %s -o DIR (with the upstream's kubeconfig) writes jwks_uri %s; upload DIR to %s", base, base+discovery.KeysPath, base)
+	case errors.As(err, &insecureKeys):
+		return "set the upstream API server's --service-account-jwks-uri to an https URL, or leave it unset (it then names the API server's own https address); or " + publish
+	case errors.As(err, &insecureRedirect):
+		return fmt.Sprintf("make %s serve discovery over https without redirecting to http: downstream API servers must not read it in clear", hostOf(insecureRedirect.From))
 	case isTLSError(err):
 		return fmt.Sprintf("the CA of the upstream in the federation config (upstream.caFile, ca or useSystemRoots) does not verify %s's certificate: set it to the CA that signed that certificate; downstreams verify it with the same CA (%s)", host, tlsReason(err))
 	case errors.As(err, &herr) && (herr.StatusCode == http.StatusUnauthorized || herr.StatusCode == http.StatusForbidden):
