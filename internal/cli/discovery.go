@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"os"
 	"strings"
 	"time"
 
@@ -97,8 +96,8 @@ func (s *liveSource) open() (discovery.Source, error) {
 		var ca []byte
 		if s.IssuerCA != "" {
 			var err error
-			if ca, err = os.ReadFile(s.IssuerCA); err != nil {
-				return nil, fmt.Errorf("read --issuer-ca: %w", err)
+			if ca, err = discovery.ReadCAFile("--issuer-ca", s.IssuerCA); err != nil {
+				return nil, err
 			}
 		}
 		client, err := discovery.HTTPClient(ca)

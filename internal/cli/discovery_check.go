@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 
 	"github.com/spf13/cobra"
 
@@ -92,15 +91,17 @@ func (o *DiscoveryCheckOptions) ReportInvalid(err error) error {
 }
 
 func (o *DiscoveryCheckOptions) compare(ctx context.Context, base string) (*discovery.Comparison, error) {
+	// Local files first, then the network.
+	var ca []byte
+	if o.BaseURLCA != "" {
+		var err error
+		if ca, err = discovery.ReadCAFile("--base-url-ca", o.BaseURLCA); err != nil {
+			return nil, err
+		}
+	}
 	live, err := o.Source.fetch(ctx)
 	if err != nil {
 		return nil, err
-	}
-	var ca []byte
-	if o.BaseURLCA != "" {
-		if ca, err = os.ReadFile(o.BaseURLCA); err != nil {
-			return nil, fmt.Errorf("read --base-url-ca: %w", err)
-		}
 	}
 	client, err := discovery.HTTPClient(ca)
 	if err != nil {

@@ -25,10 +25,11 @@ import (
 	"io/fs"
 	"net/http"
 	"net/url"
-	"os"
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/argocd-k8s-federate/argocd-k8s-federate/internal/fileio"
 )
 
 // The paths, relative to an issuer (or to the base URL of a published copy),
@@ -286,6 +287,19 @@ func RefuseInsecureRedirect(req *http.Request, via []*http.Request) error {
 	return nil
 }
 
+// MaxCAFile caps a CA bundle file: a bundle of every public root is about
+// 200 KiB.
+const MaxCAFile = 1 << 20
+
+// ReadCAFile reads the PEM CA bundle that flag names, at most MaxCAFile.
+func ReadCAFile(flag, path string) ([]byte, error) {
+	b, err := fileio.ReadFile(path, MaxCAFile)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", flag, err)
+	}
+	return b, nil
+}
+
 // HTTPClient returns a client that verifies servers with caPEM, or with the
 // system roots when caPEM is empty, honours the proxy environment, and
 // follows redirects to https URLs only (RefuseInsecureRedirect).
@@ -325,20 +339,14 @@ type DirSource struct{ Dir string }
 // Get implements Source.
 func (s DirSource) Get(_ context.Context, path string) ([]byte, error) {
 	p := s.Location(path)
-	f, err := os.Open(p)
-	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil, fmt.Errorf("read %s: %w: the directory must hold what `discovery fetch -o DIR` writes", p, fs.ErrNotExist)
-		}
+	b, err := fileio.ReadFile(p, maxBody)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil, fmt.Errorf("read %s: %w: the directory must hold what `discovery fetch -o DIR` writes", p, fs.ErrNotExist)
+	case errors.Is(err, fileio.ErrTooLarge):
+		return nil, fmt.Errorf("read %s: %w, it is not discovery", p, err)
+	case err != nil:
 		return nil, fmt.Errorf("read %s: %w", p, err)
-	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, maxBody+1))
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", p, err)
-	}
-	if len(b) > maxBody {
-		return nil, fmt.Errorf("read %s: larger than %d KiB, it is not discovery", p, maxBody>>10)
 	}
 	return b, nil
 }
