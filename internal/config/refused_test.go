@@ -1,8 +1,18 @@
 package config
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"math/big"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // A refusal is bad input and what the error must say about it: the field
@@ -73,6 +83,37 @@ func appendYAML(text string) func(t *testing.T, base string) string {
 	return func(t *testing.T, base string) string { return base + text }
 }
 
+// testCA is a self-signed CA certificate in PEM, valid from notBefore to
+// notAfter.
+func testCA(t *testing.T, cn string, notBefore, notAfter time.Time) string {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(1),
+		Subject:               pkix.Name{CommonName: cn},
+		NotBefore:             notBefore,
+		NotAfter:              notAfter,
+		IsCA:                  true,
+		BasicConstraintsValid: true,
+		KeyUsage:              x509.KeyUsageCertSign,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))
+}
+
+var (
+	longAgo   = time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)
+	yesterday = time.Now().Add(-24 * time.Hour).Truncate(time.Second)
+	nextYear  = time.Now().Add(365 * 24 * time.Hour).Truncate(time.Second)
+	farAhead  = time.Now().Add(10 * 365 * 24 * time.Hour).Truncate(time.Second)
+)
+
 // TestSilentAcceptanceRefused: what used to be read as something else, or
 // not read at all, without a word.
 func TestSilentAcceptanceRefused(t *testing.T) {
@@ -90,6 +131,28 @@ func TestSilentAcceptanceRefused(t *testing.T) {
 			path: "downstreams[0].usernamePrefix", want: []string{"is set but empty", `leave the field out for the default "<upstream.name>:", or write a prefix such as "hub:"`}},
 		{name: "usernamePrefix null", yaml: replace("- name: dev\n", "- name: dev\n  usernamePrefix:\n"),
 			path: "downstreams[1].usernamePrefix", want: []string{"is set but empty", "leave the field out"}},
+		{name: "upstream CA expired", edit: func(t *testing.T, f *Federation) {
+			f.Upstream.CA = testCA(t, "old-hub-ca", longAgo, longAgo.Add(time.Hour))
+		}, path: "upstream.ca", want: []string{"holds no certificate valid now: CN=old-hub-ca expired 2020-01-01T01:00:00Z", "renew the CA (or point ca at the current one)"}},
+		{name: "downstream CA file expired", edit: func(t *testing.T, f *Federation) {
+			file := filepath.Join(t.TempDir(), "ca.crt")
+			ca := testCA(t, "a", longAgo, yesterday) + testCA(t, "b", longAgo, longAgo.Add(time.Hour))
+			if err := os.WriteFile(file, []byte(ca), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			f.Downstreams[0].UseSystemRoots, f.Downstreams[0].CAFile = false, file
+		}, path: "downstreams[0].caFile", want: []string{"CN=a expired " + yesterday.UTC().Format(time.RFC3339) + "; CN=b expired 2020-01-01T01:00:00Z", "point caFile at the current one"}},
+		{name: "CA not yet valid", edit: func(t *testing.T, f *Federation) {
+			f.Upstream.CA = testCA(t, "future-ca", nextYear, farAhead)
+		}, path: "upstream.ca", want: []string{"CN=future-ca is not valid before " + nextYear.UTC().Format(time.RFC3339), "renew the CA"}},
+		{name: "CA with a damaged block", edit: func(t *testing.T, f *Federation) {
+			good := testCA(t, "good", longAgo, farAhead)
+			f.Upstream.CA = good + "-----BEGIN CERTIFICATE-----\nnot base64!\n-----END CERTIFICATE-----\n"
+		}, path: "upstream.ca", want: []string{"holds a PEM block that does not decode, after 1 good certificates", "fix or remove it"}},
+		{name: "CA with a damaged block first", edit: func(t *testing.T, f *Federation) {
+			good := testCA(t, "good", longAgo, farAhead)
+			f.Upstream.CA = "-----BEGIN CERTIFICATE-----\nnot base64!\n-----END CERTIFICATE-----\n" + good
+		}, path: "upstream.ca", want: []string{"does not decode, after 0 good certificates", "fix or remove it"}},
 	})
 }
 
@@ -98,5 +161,24 @@ func TestSilentAcceptanceLeftAccepted(t *testing.T) {
 		if _, err := Decode([]byte(base(t)+tail), "f.yaml"); err != nil {
 			t.Errorf("%q after the document refused: %v", tail, err)
 		}
+	}
+	f, err := Decode([]byte(base(t)), "f.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Text around the blocks is dropped, expired certificates next to a
+	// valid one are kept with a warning.
+	expired := testCA(t, "old", longAgo, longAgo.Add(time.Hour))
+	valid := testCA(t, "new", longAgo, farAhead)
+	f.Upstream.CA = "Certificate:\n    Data: ...\n" + expired + "\n# Subject: CN=new\n" + valid + "trailing words\n"
+	if err := f.Complete(); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := f.Upstream.PEM(), expired+valid; got != want {
+		t.Errorf("PEM() = %q, want only the certificates %q", got, want)
+	}
+	w := f.Warnings()
+	if len(w) != 1 || !strings.Contains(w[0], "upstream.ca: 1 of the 2 certificates of the bundle are not valid now (CN=old expired 2020-01-01T01:00:00Z)") {
+		t.Errorf("want one warning about CN=old, got %q", w)
 	}
 }

@@ -1,15 +1,18 @@
 package config
 
 import (
+	"bytes"
 	"crypto/x509"
 	"encoding/pem"
 	"fmt"
+	"io"
 	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/argocd-k8s-federate/argocd-k8s-federate/internal/plugin"
 )
@@ -207,7 +210,17 @@ func (f *Federation) validateDownstream(errs *Errors, p string, d *Downstream) {
 	checkAbsPath(errs, path(p, "apiServer.oidcCAFile"), d.APIServer.OIDCCAFile)
 }
 
-// resolveCA checks that exactly one trust source is given and loads the PEM.
+// maxCABytes caps a CA file: the largest public root bundles are well under
+// 1 MiB.
+const maxCABytes = 8 << 20
+
+// clockSkew is how far in the future a certificate's NotBefore may be and
+// still count as valid: a CA made a moment ago on a machine whose clock is
+// slightly ahead is not refused.
+const clockSkew = 5 * time.Minute
+
+// resolveCA checks that exactly one trust source is given, loads the PEM and
+// checks that at least one of its certificates is valid now.
 func (f *Federation) resolveCA(errs *Errors, p string, ca *CertificateAuthority, what string) {
 	n := 0
 	for _, set := range []bool{ca.CAFile != "", ca.CA != "", ca.UseSystemRoots} {
@@ -223,55 +236,132 @@ func (f *Federation) resolveCA(errs *Errors, p string, ca *CertificateAuthority,
 		errs.add(path(p, "caFile"), "set only one of caFile, ca and useSystemRoots")
 		return
 	}
-	field, data := "ca", ca.CA
+	if ca.UseSystemRoots {
+		return
+	}
+	field, data := ca.field(), ca.CA
 	if ca.CAFile != "" {
-		field = "caFile"
 		file := ca.CAFile
 		if !filepath.IsAbs(file) && f.Source != "" {
 			file = filepath.Join(filepath.Dir(f.Source), file)
 		}
-		b, err := os.ReadFile(file)
+		b, err := readCAFile(file)
 		if err != nil {
 			errs.add(path(p, field), "cannot read %s: %v (paths are relative to the config file)", file, err)
 			return
 		}
 		data = string(b)
 	}
-	if ca.UseSystemRoots {
-		return
-	}
-	if err := checkPEM(data); err != nil {
+	bundle, certs, err := parseCABundle(data)
+	if err != nil {
 		errs.add(path(p, field), "%v", err)
 		return
 	}
-	ca.pem = strings.TrimSpace(data) + "\n"
+	if invalid := invalidNow(certs, time.Now()); len(invalid) == len(certs) {
+		errs.add(path(p, field), "holds no certificate valid now: %s; renew the CA (or point %s at the current one) before downstreams stop trusting it", strings.Join(invalid, "; "), field)
+		return
+	}
+	ca.pem = bundle
 }
 
-// checkPEM requires at least one CERTIFICATE block, and only those.
-func checkPEM(data string) error {
+// field is the config field the bundle comes from: caFile or ca.
+func (ca CertificateAuthority) field() string {
+	if ca.CAFile != "" {
+		return "caFile"
+	}
+	return "ca"
+}
+
+// readCAFile reads a CA file of at most maxCABytes, and only a regular file
+// (a FIFO or a device such as /dev/zero would block or never end).
+func readCAFile(file string) ([]byte, error) {
+	fh, err := os.Open(file)
+	if err != nil {
+		return nil, err
+	}
+	defer fh.Close()
+	st, err := fh.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("not a regular file")
+	}
+	b, err := io.ReadAll(io.LimitReader(fh, maxCABytes+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(b) > maxCABytes {
+		return nil, fmt.Errorf("larger than %d MiB; a CA bundle is a few KiB", maxCABytes>>20)
+	}
+	return b, nil
+}
+
+// parseCABundle requires at least one CERTIFICATE block, and only those, and
+// returns the bundle normalised: its certificates re-encoded, in order, and
+// nothing else.
+//
+// Text around the blocks is dropped rather than refused. It plays no part in
+// verification, and bundles often carry it (openssl x509 -text output, the
+// "# Subject:" comments of distribution bundles, the lines openssl s_client
+// -showcerts prints between certificates); dropping it means the generated
+// caData and CA files hold exactly the certificates checked here and no text
+// nobody reviewed. A block that does not decode is another matter: pem.Decode
+// skips it silently, so PEM armour left in the dropped text is refused (a
+// truncated certificate must not vanish without a word).
+func parseCABundle(data string) (string, []*x509.Certificate, error) {
 	rest := []byte(data)
-	n := 0
+	var out bytes.Buffer
+	var certs []*x509.Certificate
 	for {
-		var block *pem.Block
-		block, rest = pem.Decode(rest)
+		block, after := pem.Decode(rest)
+		// skipped is the text pem.Decode passed over: everything before the
+		// block's own BEGIN line (the last one it consumed), or all the rest.
+		skipped := rest
+		if block != nil {
+			consumed := rest[:len(rest)-len(after)]
+			skipped = consumed[:bytes.LastIndex(consumed, []byte("-----BEGIN"))]
+		}
+		if bytes.Contains(skipped, []byte("-----BEGIN")) || bytes.Contains(skipped, []byte("-----END")) {
+			return "", nil, fmt.Errorf("holds a PEM block that does not decode, after %d good certificates (truncated or damaged?); fix or remove it", len(certs))
+		}
 		if block == nil {
 			break
 		}
+		rest = after
 		if block.Type != "CERTIFICATE" {
-			return fmt.Errorf("holds a %s block; only CERTIFICATE blocks belong in a CA bundle (never a key)", block.Type)
+			return "", nil, fmt.Errorf("holds a %s block; only CERTIFICATE blocks belong in a CA bundle (never a key)", block.Type)
 		}
-		if _, err := x509.ParseCertificate(block.Bytes); err != nil {
-			return fmt.Errorf("certificate %d does not parse: %v", n+1, err)
+		cert, err := x509.ParseCertificate(block.Bytes)
+		if err != nil {
+			return "", nil, fmt.Errorf("certificate %d does not parse: %v", len(certs)+1, err)
 		}
-		n++
+		certs = append(certs, cert)
+		_ = pem.Encode(&out, &pem.Block{Type: "CERTIFICATE", Bytes: block.Bytes})
 	}
-	if n == 0 {
-		return fmt.Errorf("holds no PEM certificate (-----BEGIN CERTIFICATE-----)")
+	if len(certs) == 0 {
+		return "", nil, fmt.Errorf("holds no PEM certificate (-----BEGIN CERTIFICATE-----)")
 	}
-	if strings.TrimSpace(string(rest)) != "" {
-		return fmt.Errorf("has text after the last certificate that is not PEM")
+	return out.String(), certs, nil
+}
+
+// invalidNow describes the certificates that are not valid at now: their
+// subject and the date that rules them out.
+func invalidNow(certs []*x509.Certificate, now time.Time) []string {
+	var invalid []string
+	for _, c := range certs {
+		subject := c.Subject.String()
+		if subject == "" {
+			subject = "(no subject)"
+		}
+		switch {
+		case now.After(c.NotAfter):
+			invalid = append(invalid, fmt.Sprintf("%s expired %s", subject, c.NotAfter.UTC().Format(time.RFC3339)))
+		case now.Add(clockSkew).Before(c.NotBefore):
+			invalid = append(invalid, fmt.Sprintf("%s is not valid before %s", subject, c.NotBefore.UTC().Format(time.RFC3339)))
+		}
 	}
-	return nil
+	return invalid
 }
 
 func checkRole(errs *Errors, p string, r Role, clusterWide bool) {
@@ -485,10 +575,29 @@ func (f *Federation) Warnings() []string {
 	if f.Upstream.Token.SharedAudience == "" && len(f.Downstreams) > ManyAudiences {
 		w = append(w, fmt.Sprintf("%s: %d downstreams with their own audience: every ArgoCD pod keeps %d projected tokens fresh; for large fleets consider upstream.token.sharedAudience (see docs/config.md for the trade-off)", f.Source, len(f.Downstreams), len(f.Downstreams)))
 	}
-	for _, d := range f.Downstreams {
+	for i, d := range f.Downstreams {
 		if d.Access.ClusterWide {
 			w = append(w, fmt.Sprintf("%s: downstream %q grants ArgoCD the whole cluster (access.clusterWide: true)", f.Source, d.Name))
 		}
+		w = append(w, f.caWarnings(index("downstreams", i), d.CertificateAuthority)...)
 	}
+	w = append(f.caWarnings("upstream", f.Upstream.CertificateAuthority), w...)
 	return w
+}
+
+// caWarnings names the certificates of a resolved bundle that are not valid
+// now, when others are (a bundle with none valid is refused).
+func (f *Federation) caWarnings(p string, ca CertificateAuthority) []string {
+	if ca.pem == "" {
+		return nil
+	}
+	_, certs, err := parseCABundle(ca.pem)
+	if err != nil {
+		return nil
+	}
+	invalid := invalidNow(certs, time.Now())
+	if len(invalid) == 0 {
+		return nil
+	}
+	return []string{fmt.Sprintf("%s: %s: %d of the %d certificates of the bundle are not valid now (%s); remove them once nothing they signed is in use", f.Source, path(p, ca.field()), len(invalid), len(certs), strings.Join(invalid, "; "))}
 }
