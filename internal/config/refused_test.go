@@ -182,3 +182,84 @@ func TestSilentAcceptanceLeftAccepted(t *testing.T) {
 		t.Errorf("want one warning about CN=old, got %q", w)
 	}
 }
+
+// TestLooseURLsRefused: URLs and names written into the downstream's trust
+// configuration must be spelled the one way that works there.
+func TestLooseURLsRefused(t *testing.T) {
+	issuer := func(v string) func(t *testing.T, f *Federation) {
+		return func(t *testing.T, f *Federation) { f.Upstream.Issuer = v }
+	}
+	server := func(v string) func(t *testing.T, f *Federation) {
+		return func(t *testing.T, f *Federation) { f.Downstreams[0].Server = v }
+	}
+	const never = "never rewritten for you"
+	const port = "the port must be a number from 1 to 65535"
+	runRefusals(t, []refusal{
+		{name: "issuer empty query", edit: issuer("https://hub.example.com?"), path: "upstream.issuer",
+			want: []string{`must not carry a query (not even an empty "?"); write "https://hub.example.com"`, never}},
+		{name: "issuer empty fragment", edit: issuer("https://hub.example.com/#"), path: "upstream.issuer",
+			want: []string{`must not carry a fragment (not even an empty "#"); write "https://hub.example.com/"`, never}},
+		{name: "issuer port 0", edit: issuer("https://hub.example.com:0"), path: "upstream.issuer", want: []string{port, `not "0"`}},
+		{name: "issuer port too large", edit: issuer("https://hub.example.com:65536/oidc"), path: "upstream.issuer", want: []string{port, `not "65536"`}},
+		{name: "issuer port with leading zero", edit: issuer("https://hub.example.com:0443"), path: "upstream.issuer",
+			want: []string{`without leading zeros; write "https://hub.example.com:443"`}},
+		{name: "issuer empty port", edit: issuer("https://hub.example.com:"), path: "upstream.issuer", want: []string{port, `not ""`}},
+		{name: "issuer upper-case scheme", edit: issuer("HTTPS://hub.example.com"), path: "upstream.issuer",
+			want: []string{`the scheme must be written in lower case; write "https://hub.example.com"`, never}},
+		{name: "issuer double slash", edit: issuer("https://hub.example.com//oidc"), path: "upstream.issuer",
+			want: []string{`the path must be clean`, `write "https://hub.example.com/oidc"`, never}},
+		{name: "issuer dot segment", edit: issuer("https://hub.example.com/a/./oidc"), path: "upstream.issuer",
+			want: []string{`write "https://hub.example.com/a/oidc"`}},
+		{name: "issuer dot-dot segment", edit: issuer("https://hub.example.com/a/../oidc"), path: "upstream.issuer",
+			want: []string{`write "https://hub.example.com/oidc"`}},
+		{name: "issuer trailing dot segment", edit: issuer("https://hub.example.com/oidc/."), path: "upstream.issuer",
+			want: []string{`write "https://hub.example.com/oidc/"`}},
+		{name: "issuer several problems", edit: issuer("Https://hub.example.com//oidc/?"), path: "upstream.issuer",
+			want: []string{"lower case", "query", "clean", `write "https://hub.example.com/oidc/"`}},
+		{name: "issuer shell in path", edit: issuer("https://hub.example.com/$(reboot)"), path: "upstream.issuer",
+			want: []string{"the path may hold only ASCII letters, digits, %-escapes and - . _ ~ : @ + = , /"}},
+		{name: "issuer non-ASCII host", edit: issuer("https://hüb.example.com"), path: "upstream.issuer",
+			want: []string{"the host may hold only ASCII letters, digits, '-' and '.' (an internationalized name in its xn-- form)"}},
+		{name: "discoveryURL empty query", edit: func(t *testing.T, f *Federation) {
+			f.Upstream.DiscoveryURL = "https://bucket.example.com/hub/.well-known/openid-configuration?"
+		}, path: "upstream.discoveryURL", want: []string{`write "https://bucket.example.com/hub/.well-known/openid-configuration"`}},
+		{name: "server port 0", edit: server("https://prod.example.com:0"), path: "downstreams[0].server", want: []string{port}},
+		{name: "server port too large", edit: server("https://prod.example.com:99999"), path: "downstreams[0].server", want: []string{port}},
+		{name: "server upper-case scheme", edit: server("HTTPS://prod.example.com:6443"), path: "downstreams[0].server",
+			want: []string{`write "https://prod.example.com:6443"`}},
+		{name: "server empty query", edit: server("https://prod.example.com:6443?"), path: "downstreams[0].server",
+			want: []string{`must not carry a query`, `write "https://prod.example.com:6443"`}},
+		{name: "server fragment", edit: server("https://prod.example.com:6443#x"), path: "downstreams[0].server",
+			want: []string{`must not carry a fragment`, `write "https://prod.example.com:6443"`}},
+		{name: "server user info", edit: server("https://admin@prod.example.com:6443"), path: "downstreams[0].server",
+			want: []string{`must not carry user info`, `write "https://prod.example.com:6443"`}},
+		{name: "servers differ by a trailing dot", edit: func(t *testing.T, f *Federation) {
+			f.Downstreams[1].Server = "https://prod.example.com.:6443"
+		}, path: "downstreams[1].server", want: []string{"is already the server of downstreams[0]; list each cluster once"}},
+		{name: "servers differ by case and default port", edit: func(t *testing.T, f *Federation) {
+			f.Downstreams[0].Server = "https://Prod.Example.COM"
+			f.Downstreams[1].Server = "https://prod.example.com.:443/"
+		}, path: "downstreams[1].server", want: []string{"is already the server of downstreams[0]"}},
+		{name: "hubs' issuers differ by a trailing slash", other: func(f *Federation) {
+			f.Upstream.Name, f.Upstream.Issuer = "hub-b", "https://hub.example.com/"
+		}, path: "b.yaml: upstream.issuer", want: []string{`"https://hub.example.com/" and "https://hub.example.com" (in testdata/base.yaml) name the same issuer`, "one of the two hubs could never authenticate; each hub has its own issuer"}},
+	})
+}
+
+func TestCanonicalURLsAccepted(t *testing.T) {
+	for _, tt := range []struct{ issuer, server string }{
+		{"https://hub.example.com/", "https://prod.example.com:6443/"},
+		{"https://hub.example.com:8443/oidc", "https://[2001:db8::1]:6443"},
+		{"https://oidc.example.com/a%2Fb/~hub/", "https://rancher.example.com/k8s/clusters/c-m-abc12"},
+		{"https://Hub.Example.com", "https://prod.example.com."},
+	} {
+		f, err := Decode([]byte(base(t)), "f.yaml")
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.Upstream.Issuer, f.Downstreams[0].Server = tt.issuer, tt.server
+		if err := f.Complete(); err != nil {
+			t.Errorf("issuer %q, server %q refused: %v", tt.issuer, tt.server, err)
+		}
+	}
+}

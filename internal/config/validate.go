@@ -6,7 +6,6 @@ import (
 	"encoding/pem"
 	"fmt"
 	"io"
-	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -68,7 +67,7 @@ func (f *Federation) validate(errs *Errors) {
 		} else {
 			names[d.Name] = i
 		}
-		if key := serverKey(d.Server); key != "" {
+		if key := urlKey(d.Server); key != "" {
 			if j, ok := servers[key]; ok {
 				errs.add(path(p, "server"), "%q is already the server of downstreams[%d]; list each cluster once", d.Server, j)
 			} else {
@@ -100,13 +99,13 @@ func (f *Federation) validate(errs *Errors) {
 func (f *Federation) validateUpstream(errs *Errors, p string) {
 	u := &f.Upstream
 	checkDNSLabel(errs, path(p, "name"), u.Name, `a short name for this ArgoCD hub, e.g. "hub"`)
-	if checkHTTPS(errs, path(p, "issuer"), u.Issuer, "the upstream API server's --service-account-issuer") {
+	if checkHTTPS(errs, path(p, "issuer"), u.Issuer, "the upstream API server's --service-account-issuer", issuerNote) {
 		if strings.TrimRight(u.Issuer, "/") == DefaultIssuer || isInClusterHost(u.Issuer) {
 			errs.add(path(p, "issuer"), "%q is the default issuer every cluster shares: a downstream trusting it would trust any cluster. Give the upstream API server its own --service-account-issuer (its public https URL) and use that here", u.Issuer)
 		}
 	}
 	if u.DiscoveryURL != "" {
-		if checkHTTPS(errs, path(p, "discoveryURL"), u.DiscoveryURL, "the published discovery document") && u.DiscoveryURL == u.Issuer {
+		if checkHTTPS(errs, path(p, "discoveryURL"), u.DiscoveryURL, "the published discovery document", "") && u.DiscoveryURL == u.Issuer {
 			errs.add(path(p, "discoveryURL"), "equals issuer: leave it out when the discovery document is served by the issuer itself")
 		}
 	}
@@ -163,7 +162,7 @@ func (f *Federation) validateUpstream(errs *Errors, p string) {
 
 func (f *Federation) validateDownstream(errs *Errors, p string, d *Downstream) {
 	checkDNSLabel(errs, path(p, "name"), d.Name, `the cluster's name in ArgoCD, e.g. "prod-eu"`)
-	if checkHTTPS(errs, path(p, "server"), d.Server, "the downstream API server URL") {
+	if checkHTTPS(errs, path(p, "server"), d.Server, "the downstream API server URL", "") {
 		if isInClusterHost(d.Server) {
 			errs.add(path(p, "server"), "%q is how ArgoCD reaches its own cluster (it then ignores the exec config and uses its in-cluster credentials); use the downstream API server's external URL", d.Server)
 		}
@@ -431,50 +430,6 @@ func checkAudience(errs *Errors, p, aud string) {
 	}
 }
 
-func checkHTTPS(errs *Errors, p, raw, what string) bool {
-	if raw == "" {
-		errs.add(p, "is required: %s (https://...)", what)
-		return false
-	}
-	u, err := url.Parse(raw)
-	if err != nil || u.Host == "" {
-		errs.add(p, "%q is not a URL; expected %s, https://host[:port][/path]", raw, what)
-		return false
-	}
-	if u.Scheme != "https" {
-		errs.add(p, "%q uses %s; only https is accepted (tokens and trust must never cross plain HTTP)", raw, u.Scheme)
-		return false
-	}
-	if u.User != nil || u.RawQuery != "" || u.Fragment != "" {
-		errs.add(p, "%q must not carry user info, a query or a fragment", raw)
-		return false
-	}
-	return true
-}
-
-// isInClusterHost reports URLs that name a cluster's own API server.
-func isInClusterHost(raw string) bool {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return false
-	}
-	h := strings.ToLower(strings.TrimSuffix(u.Hostname(), "."))
-	return h == "kubernetes" || h == "kubernetes.default" || strings.HasPrefix(h, "kubernetes.default.svc")
-}
-
-// serverKey normalises a server URL for duplicate detection.
-func serverKey(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil || u.Host == "" {
-		return ""
-	}
-	port := u.Port()
-	if port == "" {
-		port = "443"
-	}
-	return strings.ToLower(u.Hostname()) + ":" + port + strings.TrimRight(u.Path, "/")
-}
-
 func checkAbsPath(errs *Errors, p, v string) {
 	if v == "" || !filepath.IsAbs(v) || filepath.Clean(v) != v || v == "/" {
 		errs.add(p, "%q must be an absolute, clean path such as /var/run/...", v)
@@ -525,7 +480,8 @@ func checkLabels(errs *Errors, p string, m map[string]string, values bool) {
 func ValidateSet(feds []*Federation) error {
 	errs := &Errors{}
 	upstreams := map[string]string{}
-	issuers := map[string]string{}
+	type seenIssuer struct{ src, issuer string }
+	issuers := map[string]seenIssuer{}
 	type seenDownstream struct {
 		src    string
 		server string
@@ -541,13 +497,19 @@ func ValidateSet(feds []*Federation) error {
 			errs.add(src+": upstream.name", "%q is also the upstream name in %s; each hub needs its own name", f.Upstream.Name, other)
 		}
 		upstreams[f.Upstream.Name] = src
-		if other, ok := issuers[f.Upstream.Issuer]; ok {
-			errs.add(src+": upstream.issuer", "%q is also the issuer in %s; each hub has its own issuer", f.Upstream.Issuer, other)
+		key := urlKey(f.Upstream.Issuer)
+		if other, ok := issuers[key]; ok {
+			if other.issuer == f.Upstream.Issuer {
+				errs.add(src+": upstream.issuer", "%q is also the issuer in %s; each hub has its own issuer", f.Upstream.Issuer, other.src)
+			} else {
+				errs.add(src+": upstream.issuer", "%q and %q (in %s) name the same issuer, spelled differently (a trailing slash, the host's letter case or an explicit :443): downstreams compare the tokens' iss byte for byte and find one discovery document there, so one of the two hubs could never authenticate; each hub has its own issuer", f.Upstream.Issuer, other.issuer, other.src)
+			}
+		} else {
+			issuers[key] = seenIssuer{src: src, issuer: f.Upstream.Issuer}
 		}
-		issuers[f.Upstream.Issuer] = src
 		for i, d := range f.Downstreams {
 			p := fmt.Sprintf("%s: %s", src, index("downstreams", i))
-			key := serverKey(d.Server)
+			key := urlKey(d.Server)
 			if other, ok := byServer[key]; ok && other != d.Name {
 				errs.add(p+".server", "%q is downstream %q elsewhere; use the same name for the same cluster in every federation", d.Server, other)
 			}
