@@ -192,8 +192,16 @@ func TestLooseURLsRefused(t *testing.T) {
 	server := func(v string) func(t *testing.T, f *Federation) {
 		return func(t *testing.T, f *Federation) { f.Downstreams[0].Server = v }
 	}
+	prefix := func(v string) func(t *testing.T, f *Federation) {
+		return func(t *testing.T, f *Federation) { f.Downstreams[0].UsernamePrefix = v }
+	}
+	audience := func(v string) func(t *testing.T, f *Federation) {
+		return func(t *testing.T, f *Federation) { f.Downstreams[0].Audience = v }
+	}
 	const never = "never rewritten for you"
 	const port = "the port must be a number from 1 to 65535"
+	prefixChars := `may hold only ASCII letters, digits and - _ . : / @ (it is written as is into the --oidc-username-prefix flag and the API server's configuration); use e.g. "hub:"`
+	audienceChars := "may hold only ASCII letters, digits and - _ . : / @, so no whitespace, commas, quotes or shell characters"
 	runRefusals(t, []refusal{
 		{name: "issuer empty query", edit: issuer("https://hub.example.com?"), path: "upstream.issuer",
 			want: []string{`must not carry a query (not even an empty "?"); write "https://hub.example.com"`, never}},
@@ -243,6 +251,24 @@ func TestLooseURLsRefused(t *testing.T) {
 		{name: "hubs' issuers differ by a trailing slash", other: func(f *Federation) {
 			f.Upstream.Name, f.Upstream.Issuer = "hub-b", "https://hub.example.com/"
 		}, path: "b.yaml: upstream.issuer", want: []string{`"https://hub.example.com/" and "https://hub.example.com" (in testdata/base.yaml) name the same issuer`, "one of the two hubs could never authenticate; each hub has its own issuer"}},
+		{name: "prefix with command substitution", edit: prefix("hub$(id):"), path: "downstreams[0].usernamePrefix", want: []string{prefixChars}},
+		{name: "prefix with backtick", edit: prefix("hub`id`:"), path: "downstreams[0].usernamePrefix", want: []string{prefixChars}},
+		{name: "prefix with semicolon", edit: prefix("hub;"), path: "downstreams[0].usernamePrefix", want: []string{prefixChars}},
+		{name: "prefix with glob", edit: prefix("hub*:"), path: "downstreams[0].usernamePrefix", want: []string{prefixChars}},
+		{name: "prefix with tilde", edit: prefix("~hub:"), path: "downstreams[0].usernamePrefix", want: []string{prefixChars}},
+		{name: "prefix with hash", edit: prefix("hub#:"), path: "downstreams[0].usernamePrefix", want: []string{prefixChars}},
+		{name: "prefix with newline", edit: prefix("hub:\n--oidc-issuer-url=https://evil"), path: "downstreams[0].usernamePrefix", want: []string{prefixChars}},
+		{name: "prefix with zero-width space", edit: prefix("hub\u200b:"), path: "downstreams[0].usernamePrefix", want: []string{prefixChars}},
+		{name: "prefix with no-break space", edit: prefix("hub\u00a0:"), path: "downstreams[0].usernamePrefix", want: []string{prefixChars}},
+		{name: "prefix with a look-alike letter", edit: prefix("hub\u0430:"), path: "downstreams[0].usernamePrefix", want: []string{prefixChars}},
+		{name: "prefix with a control character", edit: prefix("hub\x1b:"), path: "downstreams[0].usernamePrefix", want: []string{prefixChars}},
+		{name: "audience with semicolon", edit: audience("prod;reboot"), path: "downstreams[0].audience", want: []string{audienceChars, "--oidc-client-id"}},
+		{name: "audience with dollar", edit: audience("prod$HOME"), path: "downstreams[0].audience", want: []string{audienceChars}},
+		{name: "audience with zero-width joiner", edit: audience("prod\u200d"), path: "downstreams[0].audience", want: []string{audienceChars}},
+		{name: "shared audience with quote", edit: func(t *testing.T, f *Federation) { f.Upstream.Token.SharedAudience = "fleet'" },
+			path: "upstream.token.sharedAudience", want: []string{audienceChars}},
+		{name: "oidcCAFile with shell", edit: func(t *testing.T, f *Federation) { f.Downstreams[0].APIServer.OIDCCAFile = "/etc/$(id)/ca.crt" },
+			path: "downstreams[0].apiServer.oidcCAFile", want: []string{"may hold only ASCII letters, digits and - _ . : / @ (it is written as is into the --oidc-ca-file flag)"}},
 	})
 }
 

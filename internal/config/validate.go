@@ -29,7 +29,14 @@ var (
 	dnsSubdomain = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`)
 	labelValue   = regexp.MustCompile(`^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$`)
 	labelName    = regexp.MustCompile(`^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$`)
+	// flagSafe is what a value written into the --oidc-* flags file may hold:
+	// nothing a shell, a systemd unit or a YAML list would read as syntax,
+	// and nothing invisible.
+	flagSafe = regexp.MustCompile(`^[A-Za-z0-9_.:/@-]+$`)
 )
+
+// flagSafeChars says in words what flagSafe accepts.
+const flagSafeChars = "ASCII letters, digits and - _ . : / @"
 
 // Presets are the reviewed roles shipped in rbac/.
 var Presets = []string{PresetViewer}
@@ -206,7 +213,7 @@ func (f *Federation) validateDownstream(errs *Errors, p string, d *Downstream) {
 	if v != AuthnV1 && v != AuthnV1beta1 {
 		errs.add(path(p, "apiServer.authenticationConfigVersion"), "is %q; must be %s (Kubernetes 1.34 and later) or %s (1.30 to 1.33)", v, AuthnV1, AuthnV1beta1)
 	}
-	checkAbsPath(errs, path(p, "apiServer.oidcCAFile"), d.APIServer.OIDCCAFile)
+	checkFlagPath(errs, path(p, "apiServer.oidcCAFile"), d.APIServer.OIDCCAFile)
 }
 
 // maxCABytes caps a CA file: the largest public root bundles are well under
@@ -419,20 +426,29 @@ func checkPrefix(errs *Errors, p, prefix string) {
 		errs.add(p, "%q starts with system:, which would let upstream tokens act as the downstream's own system users; use e.g. \"hub:\"", prefix)
 	case prefix == "-":
 		errs.add(p, `"-" turns prefixing off in some authenticators; use e.g. "hub:"`)
-	case strings.ContainsAny(prefix, " \t\n\"'\\"):
-		errs.add(p, "%q contains whitespace or quotes", prefix)
+	case !flagSafe.MatchString(prefix):
+		errs.add(p, "%q may hold only %s (it is written as is into the --oidc-username-prefix flag and the API server's configuration); use e.g. \"hub:\"", prefix, flagSafeChars)
 	}
 }
 
 func checkAudience(errs *Errors, p, aud string) {
-	if strings.ContainsAny(aud, " \t\n,\"'\\") {
-		errs.add(p, "%q must not contain whitespace, commas or quotes", aud)
+	if !flagSafe.MatchString(aud) {
+		errs.add(p, "%q may hold only %s, so no whitespace, commas, quotes or shell characters (it is written as is into the --oidc-client-id flag); use e.g. the downstream's name or https://host/path", aud, flagSafeChars)
 	}
 }
 
 func checkAbsPath(errs *Errors, p, v string) {
 	if v == "" || !filepath.IsAbs(v) || filepath.Clean(v) != v || v == "/" {
 		errs.add(p, "%q must be an absolute, clean path such as /var/run/...", v)
+	}
+}
+
+// checkFlagPath checks an absolute path that is written into the --oidc-*
+// flags file.
+func checkFlagPath(errs *Errors, p, v string) {
+	checkAbsPath(errs, p, v)
+	if v != "" && !flagSafe.MatchString(v) {
+		errs.add(p, "%q may hold only %s (it is written as is into the --oidc-ca-file flag)", v, flagSafeChars)
 	}
 }
 
