@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -133,7 +134,7 @@ func TestSilentAcceptanceRefused(t *testing.T) {
 			path: "downstreams[1].usernamePrefix", want: []string{"is set but empty", "leave the field out"}},
 		{name: "upstream CA expired", edit: func(t *testing.T, f *Federation) {
 			f.Upstream.CA = testCA(t, "old-hub-ca", longAgo, longAgo.Add(time.Hour))
-		}, path: "upstream.ca", want: []string{"holds no certificate valid now: CN=old-hub-ca expired 2020-01-01T01:00:00Z", "renew the CA (or point ca at the current one)"}},
+		}, path: "upstream.ca", want: []string{"holds no certificate valid now (CN=old-hub-ca expired 2020-01-01T01:00:00Z)", "renew the CA, or point ca at the current one"}},
 		{name: "downstream CA file expired", edit: func(t *testing.T, f *Federation) {
 			file := filepath.Join(t.TempDir(), "ca.crt")
 			ca := testCA(t, "a", longAgo, yesterday) + testCA(t, "b", longAgo, longAgo.Add(time.Hour))
@@ -141,7 +142,7 @@ func TestSilentAcceptanceRefused(t *testing.T) {
 				t.Fatal(err)
 			}
 			f.Downstreams[0].UseSystemRoots, f.Downstreams[0].CAFile = false, file
-		}, path: "downstreams[0].caFile", want: []string{"CN=a expired " + yesterday.UTC().Format(time.RFC3339) + "; CN=b expired 2020-01-01T01:00:00Z", "point caFile at the current one"}},
+		}, path: "downstreams[0].caFile", want: []string{"CN=a expired " + yesterday.UTC().Format(time.RFC3339) + "; CN=b expired 2020-01-01T01:00:00Z)", "renew the CA, or point caFile at the current one"}},
 		{name: "CA not yet valid", edit: func(t *testing.T, f *Federation) {
 			f.Upstream.CA = testCA(t, "future-ca", nextYear, farAhead)
 		}, path: "upstream.ca", want: []string{"CN=future-ca is not valid before " + nextYear.UTC().Format(time.RFC3339), "renew the CA"}},
@@ -160,6 +161,11 @@ func TestSilentAcceptanceLeftAccepted(t *testing.T) {
 	for _, tail := range []string{"---\n", "---\n# nothing more\n", "--- # the end\n", "...\n"} {
 		if _, err := Decode([]byte(base(t)+tail), "f.yaml"); err != nil {
 			t.Errorf("%q after the document refused: %v", tail, err)
+		}
+	}
+	for _, head := range []string{"---\n", "# a comment\n---\n", "%YAML 1.1\n---\n"} {
+		if _, err := Decode([]byte(head+base(t)), "f.yaml"); err != nil {
+			t.Errorf("%q before the document refused: %v", head, err)
 		}
 	}
 	f, err := Decode([]byte(base(t)), "f.yaml")
@@ -288,4 +294,17 @@ func TestCanonicalURLsAccepted(t *testing.T) {
 			t.Errorf("issuer %q, server %q refused: %v", tt.issuer, tt.server, err)
 		}
 	}
+}
+
+func TestCAFileNotRegular(t *testing.T) {
+	fifo := filepath.Join(t.TempDir(), "ca.crt")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Skip(err)
+	}
+	f, err := Decode([]byte(base(t)), "f.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Downstreams[0].UseSystemRoots, f.Downstreams[0].CAFile = false, fifo
+	assertFieldError(t, f.Complete(), "downstreams[0].caFile", "not a regular file")
 }

@@ -264,7 +264,7 @@ func (f *Federation) resolveCA(errs *Errors, p string, ca *CertificateAuthority,
 		return
 	}
 	if invalid := invalidNow(certs, time.Now()); len(invalid) == len(certs) {
-		errs.add(path(p, field), "holds no certificate valid now: %s; renew the CA (or point %s at the current one) before downstreams stop trusting it", strings.Join(invalid, "; "), field)
+		errs.add(path(p, field), "holds no certificate valid now (%s): TLS verification against it fails; renew the CA, or point %s at the current one", strings.Join(invalid, "; "), field)
 		return
 	}
 	ca.pem = bundle
@@ -281,18 +281,19 @@ func (ca CertificateAuthority) field() string {
 // readCAFile reads a CA file of at most maxCABytes, and only a regular file
 // (a FIFO or a device such as /dev/zero would block or never end).
 func readCAFile(file string) ([]byte, error) {
-	fh, err := os.Open(file)
-	if err != nil {
-		return nil, err
-	}
-	defer fh.Close()
-	st, err := fh.Stat()
+	// Stat before Open: opening a FIFO blocks until someone writes to it.
+	st, err := os.Stat(file)
 	if err != nil {
 		return nil, err
 	}
 	if !st.Mode().IsRegular() {
 		return nil, fmt.Errorf("not a regular file")
 	}
+	fh, err := os.Open(file)
+	if err != nil {
+		return nil, err
+	}
+	defer fh.Close()
 	b, err := io.ReadAll(io.LimitReader(fh, maxCABytes+1))
 	if err != nil {
 		return nil, err
