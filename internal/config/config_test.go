@@ -168,7 +168,7 @@ func TestValidate(t *testing.T) {
 			f.Downstreams[0].Audience = "https://a/b"
 			f.Downstreams[1].Audience = "https://a:b"
 		}, "downstreams[1].audience", "map to the same token file name"},
-		{"audience with space", func(f *Federation) { f.Downstreams[0].Audience = "a b" }, "downstreams[0].audience", "must not contain whitespace"},
+		{"audience with space", func(f *Federation) { f.Downstreams[0].Audience = "a b" }, "downstreams[0].audience", "no whitespace"},
 		{"expiration too short", func(f *Federation) { f.Upstream.Token.ExpirationSeconds = 599 }, "upstream.token.expirationSeconds", "between 600"},
 		{"expiration too long", func(f *Federation) { f.Upstream.Token.ExpirationSeconds = 86401 }, "upstream.token.expirationSeconds", "and 86400"},
 		{"missing downstream CA", func(f *Federation) { f.Downstreams[0].UseSystemRoots = false }, "downstreams[0].caFile", "useSystemRoots: true if it is signed by a publicly trusted CA"},

@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strings"
 
+	goyaml "go.yaml.in/yaml/v2"
 	"sigs.k8s.io/yaml"
 )
 
@@ -42,8 +43,9 @@ func Load(path string) (*Federation, error) {
 }
 
 // Decode parses one federation document strictly: unknown fields, duplicate
-// keys and values of the wrong type are errors naming the field path. source
-// names the file in errors and anchors relative caFile paths.
+// keys, values of the wrong type and a second document are errors naming the
+// field path (or the file). source names the file in errors and anchors
+// relative caFile paths.
 func Decode(data []byte, source string) (*Federation, error) {
 	if len(bytes.TrimSpace(data)) == 0 {
 		return nil, &Errors{Source: source, List: []FieldError{{Message: "the file is empty: it needs apiVersion: " + APIVersion + ", kind: " + Kind + ", upstream and downstreams"}}}
@@ -51,6 +53,9 @@ func Decode(data []byte, source string) (*Federation, error) {
 	js, err := yaml.YAMLToJSONStrict(data)
 	if err != nil {
 		return nil, &Errors{Source: source, List: []FieldError{{Message: "not valid YAML: " + err.Error()}}}
+	}
+	if secondDocument(data) {
+		return nil, &Errors{Source: source, List: []FieldError{{Message: `holds more than one YAML document (a "---" line followed by more YAML), and only the first would be read: a config file is one Federation; put each hub in a file of its own and pass them together (generate -f hub-a.yaml -f hub-b.yaml)`}}}
 	}
 	var raw any
 	if err := json.Unmarshal(js, &raw); err != nil {
@@ -61,6 +66,7 @@ func Decode(data []byte, source string) (*Federation, error) {
 	}
 	errs := &Errors{Source: source}
 	checkShape(errs, "", raw, reflect.TypeFor[Federation]())
+	checkSetButEmpty(errs, raw)
 	if err := errs.err(); err != nil {
 		return nil, err
 	}
@@ -73,6 +79,39 @@ func Decode(data []byte, source string) (*Federation, error) {
 	}
 	fed.Source = source
 	return fed, nil
+}
+
+// secondDocument reports whether data holds a YAML document after the first.
+// One that is empty (a trailing "---", comments only, or null) holds no
+// config and does not count; one that does not even parse does.
+func secondDocument(data []byte) bool {
+	dec := goyaml.NewDecoder(bytes.NewReader(data))
+	for n := 0; ; n++ {
+		var v any
+		err := dec.Decode(&v)
+		switch {
+		case err == io.EOF:
+			return false
+		case err != nil:
+			return n > 0
+		case n > 0 && v != nil:
+			return true
+		}
+	}
+}
+
+// checkSetButEmpty refuses fields that the file sets to "" (or null) where
+// the default would otherwise quietly replace what the file says: a
+// downstream's usernamePrefix defaults only when the field is absent.
+func checkSetButEmpty(errs *Errors, raw any) {
+	obj, _ := raw.(map[string]any)
+	list, _ := obj["downstreams"].([]any)
+	for i, e := range list {
+		d, _ := e.(map[string]any)
+		if v, ok := d["usernamePrefix"]; ok && (v == nil || v == "") {
+			errs.add(path(index("downstreams", i), "usernamePrefix"), `is set but empty: without a prefix an upstream token could claim any username of the downstream; leave the field out for the default "<upstream.name>:", or write a prefix such as "hub:"`)
+		}
+	}
 }
 
 // checkShape walks a decoded JSON value against the Go type it must fill and

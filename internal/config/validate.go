@@ -1,15 +1,17 @@
 package config
 
 import (
+	"bytes"
 	"crypto/x509"
 	"encoding/pem"
 	"fmt"
-	"net/url"
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/argocd-k8s-federate/argocd-k8s-federate/internal/plugin"
 )
@@ -27,7 +29,14 @@ var (
 	dnsSubdomain = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`)
 	labelValue   = regexp.MustCompile(`^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$`)
 	labelName    = regexp.MustCompile(`^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$`)
+	// flagSafe is what a value written into the --oidc-* flags file may hold:
+	// nothing a shell, a systemd unit or a YAML list would read as syntax,
+	// and nothing invisible.
+	flagSafe = regexp.MustCompile(`^[A-Za-z0-9_.:/@-]+$`)
 )
+
+// flagSafeChars says in words what flagSafe accepts.
+const flagSafeChars = "ASCII letters, digits and - _ . : / @"
 
 // Presets are the reviewed roles shipped in rbac/.
 var Presets = []string{PresetViewer}
@@ -65,7 +74,7 @@ func (f *Federation) validate(errs *Errors) {
 		} else {
 			names[d.Name] = i
 		}
-		if key := serverKey(d.Server); key != "" {
+		if key := urlKey(d.Server); key != "" {
 			if j, ok := servers[key]; ok {
 				errs.add(path(p, "server"), "%q is already the server of downstreams[%d]; list each cluster once", d.Server, j)
 			} else {
@@ -97,13 +106,13 @@ func (f *Federation) validate(errs *Errors) {
 func (f *Federation) validateUpstream(errs *Errors, p string) {
 	u := &f.Upstream
 	checkDNSLabel(errs, path(p, "name"), u.Name, `a short name for this ArgoCD hub, e.g. "hub"`)
-	if checkHTTPS(errs, path(p, "issuer"), u.Issuer, "the upstream API server's --service-account-issuer") {
+	if checkHTTPS(errs, path(p, "issuer"), u.Issuer, "the upstream API server's --service-account-issuer", issuerNote) {
 		if strings.TrimRight(u.Issuer, "/") == DefaultIssuer || isInClusterHost(u.Issuer) {
 			errs.add(path(p, "issuer"), "%q is the default issuer every cluster shares: a downstream trusting it would trust any cluster. Give the upstream API server its own --service-account-issuer (its public https URL) and use that here", u.Issuer)
 		}
 	}
 	if u.DiscoveryURL != "" {
-		if checkHTTPS(errs, path(p, "discoveryURL"), u.DiscoveryURL, "the published discovery document") && u.DiscoveryURL == u.Issuer {
+		if checkHTTPS(errs, path(p, "discoveryURL"), u.DiscoveryURL, "the published discovery document", "") && u.DiscoveryURL == u.Issuer {
 			errs.add(path(p, "discoveryURL"), "equals issuer: leave it out when the discovery document is served by the issuer itself")
 		}
 	}
@@ -160,7 +169,7 @@ func (f *Federation) validateUpstream(errs *Errors, p string) {
 
 func (f *Federation) validateDownstream(errs *Errors, p string, d *Downstream) {
 	checkDNSLabel(errs, path(p, "name"), d.Name, `the cluster's name in ArgoCD, e.g. "prod-eu"`)
-	if checkHTTPS(errs, path(p, "server"), d.Server, "the downstream API server URL") {
+	if checkHTTPS(errs, path(p, "server"), d.Server, "the downstream API server URL", "") {
 		if isInClusterHost(d.Server) {
 			errs.add(path(p, "server"), "%q is how ArgoCD reaches its own cluster (it then ignores the exec config and uses its in-cluster credentials); use the downstream API server's external URL", d.Server)
 		}
@@ -204,10 +213,20 @@ func (f *Federation) validateDownstream(errs *Errors, p string, d *Downstream) {
 	if v != AuthnV1 && v != AuthnV1beta1 {
 		errs.add(path(p, "apiServer.authenticationConfigVersion"), "is %q; must be %s (Kubernetes 1.34 and later) or %s (1.30 to 1.33)", v, AuthnV1, AuthnV1beta1)
 	}
-	checkAbsPath(errs, path(p, "apiServer.oidcCAFile"), d.APIServer.OIDCCAFile)
+	checkFlagPath(errs, path(p, "apiServer.oidcCAFile"), d.APIServer.OIDCCAFile)
 }
 
-// resolveCA checks that exactly one trust source is given and loads the PEM.
+// maxCABytes caps a CA file: the largest public root bundles are well under
+// 1 MiB.
+const maxCABytes = 8 << 20
+
+// clockSkew is how far in the future a certificate's NotBefore may be and
+// still count as valid: a CA made a moment ago on a machine whose clock is
+// slightly ahead is not refused.
+const clockSkew = 5 * time.Minute
+
+// resolveCA checks that exactly one trust source is given, loads the PEM and
+// checks that at least one of its certificates is valid now.
 func (f *Federation) resolveCA(errs *Errors, p string, ca *CertificateAuthority, what string) {
 	n := 0
 	for _, set := range []bool{ca.CAFile != "", ca.CA != "", ca.UseSystemRoots} {
@@ -223,55 +242,133 @@ func (f *Federation) resolveCA(errs *Errors, p string, ca *CertificateAuthority,
 		errs.add(path(p, "caFile"), "set only one of caFile, ca and useSystemRoots")
 		return
 	}
-	field, data := "ca", ca.CA
+	if ca.UseSystemRoots {
+		return
+	}
+	field, data := ca.field(), ca.CA
 	if ca.CAFile != "" {
-		field = "caFile"
 		file := ca.CAFile
 		if !filepath.IsAbs(file) && f.Source != "" {
 			file = filepath.Join(filepath.Dir(f.Source), file)
 		}
-		b, err := os.ReadFile(file)
+		b, err := readCAFile(file)
 		if err != nil {
 			errs.add(path(p, field), "cannot read %s: %v (paths are relative to the config file)", file, err)
 			return
 		}
 		data = string(b)
 	}
-	if ca.UseSystemRoots {
-		return
-	}
-	if err := checkPEM(data); err != nil {
+	bundle, certs, err := parseCABundle(data)
+	if err != nil {
 		errs.add(path(p, field), "%v", err)
 		return
 	}
-	ca.pem = strings.TrimSpace(data) + "\n"
+	if invalid := invalidNow(certs, time.Now()); len(invalid) == len(certs) {
+		errs.add(path(p, field), "holds no certificate valid now (%s): TLS verification against it fails; renew the CA, or point %s at the current one", strings.Join(invalid, "; "), field)
+		return
+	}
+	ca.pem = bundle
 }
 
-// checkPEM requires at least one CERTIFICATE block, and only those.
-func checkPEM(data string) error {
+// field is the config field the bundle comes from: caFile or ca.
+func (ca CertificateAuthority) field() string {
+	if ca.CAFile != "" {
+		return "caFile"
+	}
+	return "ca"
+}
+
+// readCAFile reads a CA file of at most maxCABytes, and only a regular file
+// (a FIFO or a device such as /dev/zero would block or never end).
+func readCAFile(file string) ([]byte, error) {
+	// Stat before Open: opening a FIFO blocks until someone writes to it.
+	st, err := os.Stat(file)
+	if err != nil {
+		return nil, err
+	}
+	if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("not a regular file")
+	}
+	fh, err := os.Open(file)
+	if err != nil {
+		return nil, err
+	}
+	defer fh.Close()
+	b, err := io.ReadAll(io.LimitReader(fh, maxCABytes+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(b) > maxCABytes {
+		return nil, fmt.Errorf("larger than %d MiB; a CA bundle is a few KiB", maxCABytes>>20)
+	}
+	return b, nil
+}
+
+// parseCABundle requires at least one CERTIFICATE block, and only those, and
+// returns the bundle normalised: its certificates re-encoded, in order, and
+// nothing else.
+//
+// Text around the blocks is dropped rather than refused. It plays no part in
+// verification, and bundles often carry it (openssl x509 -text output, the
+// "# Subject:" comments of distribution bundles, the lines openssl s_client
+// -showcerts prints between certificates); dropping it means the generated
+// caData and CA files hold exactly the certificates checked here and no text
+// nobody reviewed. A block that does not decode is another matter: pem.Decode
+// skips it silently, so PEM armour left in the dropped text is refused (a
+// truncated certificate must not vanish without a word).
+func parseCABundle(data string) (string, []*x509.Certificate, error) {
 	rest := []byte(data)
-	n := 0
+	var out bytes.Buffer
+	var certs []*x509.Certificate
 	for {
-		var block *pem.Block
-		block, rest = pem.Decode(rest)
+		block, after := pem.Decode(rest)
+		// skipped is the text pem.Decode passed over: everything before the
+		// block's own BEGIN line (the last one it consumed), or all the rest.
+		skipped := rest
+		if block != nil {
+			consumed := rest[:len(rest)-len(after)]
+			skipped = consumed[:bytes.LastIndex(consumed, []byte("-----BEGIN"))]
+		}
+		if bytes.Contains(skipped, []byte("-----BEGIN")) || bytes.Contains(skipped, []byte("-----END")) {
+			return "", nil, fmt.Errorf("holds a PEM block that does not decode, after %d good certificates (truncated or damaged?); fix or remove it", len(certs))
+		}
 		if block == nil {
 			break
 		}
+		rest = after
 		if block.Type != "CERTIFICATE" {
-			return fmt.Errorf("holds a %s block; only CERTIFICATE blocks belong in a CA bundle (never a key)", block.Type)
+			return "", nil, fmt.Errorf("holds a %s block; only CERTIFICATE blocks belong in a CA bundle (never a key)", block.Type)
 		}
-		if _, err := x509.ParseCertificate(block.Bytes); err != nil {
-			return fmt.Errorf("certificate %d does not parse: %v", n+1, err)
+		cert, err := x509.ParseCertificate(block.Bytes)
+		if err != nil {
+			return "", nil, fmt.Errorf("certificate %d does not parse: %v", len(certs)+1, err)
 		}
-		n++
+		certs = append(certs, cert)
+		_ = pem.Encode(&out, &pem.Block{Type: "CERTIFICATE", Bytes: block.Bytes})
 	}
-	if n == 0 {
-		return fmt.Errorf("holds no PEM certificate (-----BEGIN CERTIFICATE-----)")
+	if len(certs) == 0 {
+		return "", nil, fmt.Errorf("holds no PEM certificate (-----BEGIN CERTIFICATE-----)")
 	}
-	if strings.TrimSpace(string(rest)) != "" {
-		return fmt.Errorf("has text after the last certificate that is not PEM")
+	return out.String(), certs, nil
+}
+
+// invalidNow describes the certificates that are not valid at now: their
+// subject and the date that rules them out.
+func invalidNow(certs []*x509.Certificate, now time.Time) []string {
+	var invalid []string
+	for _, c := range certs {
+		subject := c.Subject.String()
+		if subject == "" {
+			subject = "(no subject)"
+		}
+		switch {
+		case now.After(c.NotAfter):
+			invalid = append(invalid, fmt.Sprintf("%s expired %s", subject, c.NotAfter.UTC().Format(time.RFC3339)))
+		case now.Add(clockSkew).Before(c.NotBefore):
+			invalid = append(invalid, fmt.Sprintf("%s is not valid before %s", subject, c.NotBefore.UTC().Format(time.RFC3339)))
+		}
 	}
-	return nil
+	return invalid
 }
 
 func checkRole(errs *Errors, p string, r Role, clusterWide bool) {
@@ -330,64 +427,29 @@ func checkPrefix(errs *Errors, p, prefix string) {
 		errs.add(p, "%q starts with system:, which would let upstream tokens act as the downstream's own system users; use e.g. \"hub:\"", prefix)
 	case prefix == "-":
 		errs.add(p, `"-" turns prefixing off in some authenticators; use e.g. "hub:"`)
-	case strings.ContainsAny(prefix, " \t\n\"'\\"):
-		errs.add(p, "%q contains whitespace or quotes", prefix)
+	case !flagSafe.MatchString(prefix):
+		errs.add(p, "%q may hold only %s (it is written as is into the --oidc-username-prefix flag and the API server's configuration); use e.g. \"hub:\"", prefix, flagSafeChars)
 	}
 }
 
 func checkAudience(errs *Errors, p, aud string) {
-	if strings.ContainsAny(aud, " \t\n,\"'\\") {
-		errs.add(p, "%q must not contain whitespace, commas or quotes", aud)
+	if !flagSafe.MatchString(aud) {
+		errs.add(p, "%q may hold only %s, so no whitespace, commas, quotes or shell characters (it is written as is into the --oidc-client-id flag); use e.g. the downstream's name or https://host/path", aud, flagSafeChars)
 	}
-}
-
-func checkHTTPS(errs *Errors, p, raw, what string) bool {
-	if raw == "" {
-		errs.add(p, "is required: %s (https://...)", what)
-		return false
-	}
-	u, err := url.Parse(raw)
-	if err != nil || u.Host == "" {
-		errs.add(p, "%q is not a URL; expected %s, https://host[:port][/path]", raw, what)
-		return false
-	}
-	if u.Scheme != "https" {
-		errs.add(p, "%q uses %s; only https is accepted (tokens and trust must never cross plain HTTP)", raw, u.Scheme)
-		return false
-	}
-	if u.User != nil || u.RawQuery != "" || u.Fragment != "" {
-		errs.add(p, "%q must not carry user info, a query or a fragment", raw)
-		return false
-	}
-	return true
-}
-
-// isInClusterHost reports URLs that name a cluster's own API server.
-func isInClusterHost(raw string) bool {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return false
-	}
-	h := strings.ToLower(strings.TrimSuffix(u.Hostname(), "."))
-	return h == "kubernetes" || h == "kubernetes.default" || strings.HasPrefix(h, "kubernetes.default.svc")
-}
-
-// serverKey normalises a server URL for duplicate detection.
-func serverKey(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil || u.Host == "" {
-		return ""
-	}
-	port := u.Port()
-	if port == "" {
-		port = "443"
-	}
-	return strings.ToLower(u.Hostname()) + ":" + port + strings.TrimRight(u.Path, "/")
 }
 
 func checkAbsPath(errs *Errors, p, v string) {
 	if v == "" || !filepath.IsAbs(v) || filepath.Clean(v) != v || v == "/" {
 		errs.add(p, "%q must be an absolute, clean path such as /var/run/...", v)
+	}
+}
+
+// checkFlagPath checks an absolute path that is written into the --oidc-*
+// flags file.
+func checkFlagPath(errs *Errors, p, v string) {
+	checkAbsPath(errs, p, v)
+	if v != "" && !flagSafe.MatchString(v) {
+		errs.add(p, "%q may hold only %s (it is written as is into the --oidc-ca-file flag)", v, flagSafeChars)
 	}
 }
 
@@ -435,7 +497,8 @@ func checkLabels(errs *Errors, p string, m map[string]string, values bool) {
 func ValidateSet(feds []*Federation) error {
 	errs := &Errors{}
 	upstreams := map[string]string{}
-	issuers := map[string]string{}
+	type seenIssuer struct{ src, issuer string }
+	issuers := map[string]seenIssuer{}
 	type seenDownstream struct {
 		src    string
 		server string
@@ -451,13 +514,19 @@ func ValidateSet(feds []*Federation) error {
 			errs.add(src+": upstream.name", "%q is also the upstream name in %s; each hub needs its own name", f.Upstream.Name, other)
 		}
 		upstreams[f.Upstream.Name] = src
-		if other, ok := issuers[f.Upstream.Issuer]; ok {
-			errs.add(src+": upstream.issuer", "%q is also the issuer in %s; each hub has its own issuer", f.Upstream.Issuer, other)
+		key := urlKey(f.Upstream.Issuer)
+		if other, ok := issuers[key]; ok {
+			if other.issuer == f.Upstream.Issuer {
+				errs.add(src+": upstream.issuer", "%q is also the issuer in %s; each hub has its own issuer", f.Upstream.Issuer, other.src)
+			} else {
+				errs.add(src+": upstream.issuer", "%q and %q (in %s) name the same issuer, spelled differently (a trailing slash, the host's letter case or an explicit :443): downstreams compare the tokens' iss byte for byte and find one discovery document there, so one of the two hubs could never authenticate; each hub has its own issuer", f.Upstream.Issuer, other.issuer, other.src)
+			}
+		} else {
+			issuers[key] = seenIssuer{src: src, issuer: f.Upstream.Issuer}
 		}
-		issuers[f.Upstream.Issuer] = src
 		for i, d := range f.Downstreams {
 			p := fmt.Sprintf("%s: %s", src, index("downstreams", i))
-			key := serverKey(d.Server)
+			key := urlKey(d.Server)
 			if other, ok := byServer[key]; ok && other != d.Name {
 				errs.add(p+".server", "%q is downstream %q elsewhere; use the same name for the same cluster in every federation", d.Server, other)
 			}
@@ -485,10 +554,29 @@ func (f *Federation) Warnings() []string {
 	if f.Upstream.Token.SharedAudience == "" && len(f.Downstreams) > ManyAudiences {
 		w = append(w, fmt.Sprintf("%s: %d downstreams with their own audience: every ArgoCD pod keeps %d projected tokens fresh; for large fleets consider upstream.token.sharedAudience (see docs/config.md for the trade-off)", f.Source, len(f.Downstreams), len(f.Downstreams)))
 	}
-	for _, d := range f.Downstreams {
+	for i, d := range f.Downstreams {
 		if d.Access.ClusterWide {
 			w = append(w, fmt.Sprintf("%s: downstream %q grants ArgoCD the whole cluster (access.clusterWide: true)", f.Source, d.Name))
 		}
+		w = append(w, f.caWarnings(index("downstreams", i), d.CertificateAuthority)...)
 	}
+	w = append(f.caWarnings("upstream", f.Upstream.CertificateAuthority), w...)
 	return w
+}
+
+// caWarnings names the certificates of a resolved bundle that are not valid
+// now, when others are (a bundle with none valid is refused).
+func (f *Federation) caWarnings(p string, ca CertificateAuthority) []string {
+	if ca.pem == "" {
+		return nil
+	}
+	_, certs, err := parseCABundle(ca.pem)
+	if err != nil {
+		return nil
+	}
+	invalid := invalidNow(certs, time.Now())
+	if len(invalid) == 0 {
+		return nil
+	}
+	return []string{fmt.Sprintf("%s: %s: %d of the %d certificates of the bundle are not valid now (%s); remove them once nothing they signed is in use", f.Source, path(p, ca.field()), len(invalid), len(certs), strings.Join(invalid, "; "))}
 }
