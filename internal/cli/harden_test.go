@@ -39,6 +39,8 @@ func TestUnboundedAndBlockingReadsRefused(t *testing.T) {
 		args []string
 		want string
 	}{
+		{"generate -f a pipe", []string{"generate", "-f", fifo, "-o", filepath.Join(dir, "out")}, "read federation config: " + fifo + " is a named pipe"},
+		{"generate -f endless", []string{"generate", "-f", "/dev/zero", "-o", filepath.Join(dir, "out")}, "read federation config: /dev/zero is a device"},
 		{"doctor --token-file a pipe", []string{"doctor", "-f", example, "--downstream", "prod-eu", "--token-file", fifo}, "is a named pipe, not a regular file"},
 		{"doctor --secret a pipe", []string{"doctor", "--secret", fifo}, "read --secret: " + fifo + " is a named pipe"},
 		{"doctor --secret endless", []string{"doctor", "--secret", "/dev/zero"}, "read --secret: /dev/zero is a device"},

@@ -5,13 +5,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"os"
 	"reflect"
 	"sort"
 	"strings"
 
 	goyaml "go.yaml.in/yaml/v2"
 	"sigs.k8s.io/yaml"
+
+	"github.com/argocd-k8s-federate/argocd-k8s-federate/internal/fileio"
 )
 
 // maxConfigBytes caps a config file: a federation of thousands of
@@ -20,17 +21,9 @@ const maxConfigBytes = 64 << 20
 
 // Load reads, decodes, defaults and validates the federation config at path.
 func Load(path string) (*Federation, error) {
-	f, err := os.Open(path)
+	data, err := fileio.ReadFile(path, maxConfigBytes)
 	if err != nil {
 		return nil, fmt.Errorf("read federation config: %w", err)
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, maxConfigBytes+1))
-	if err != nil {
-		return nil, fmt.Errorf("read federation config %s: %w", path, err)
-	}
-	if len(data) > maxConfigBytes {
-		return nil, fmt.Errorf("federation config %s is larger than %d MiB", path, maxConfigBytes>>20)
 	}
 	fed, err := Decode(data, path)
 	if err != nil {

@@ -5,14 +5,13 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"fmt"
-	"io"
-	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
 	"time"
 
+	"github.com/argocd-k8s-federate/argocd-k8s-federate/internal/fileio"
 	"github.com/argocd-k8s-federate/argocd-k8s-federate/internal/plugin"
 )
 
@@ -278,30 +277,10 @@ func (ca CertificateAuthority) field() string {
 	return "ca"
 }
 
-// readCAFile reads a CA file of at most maxCABytes, and only a regular file
-// (a FIFO or a device such as /dev/zero would block or never end).
+// readCAFile reads a CA file: a regular file of at most maxCABytes (a named
+// pipe or a device such as /dev/zero would block or never end).
 func readCAFile(file string) ([]byte, error) {
-	// Stat before Open: opening a FIFO blocks until someone writes to it.
-	st, err := os.Stat(file)
-	if err != nil {
-		return nil, err
-	}
-	if !st.Mode().IsRegular() {
-		return nil, fmt.Errorf("not a regular file")
-	}
-	fh, err := os.Open(file)
-	if err != nil {
-		return nil, err
-	}
-	defer fh.Close()
-	b, err := io.ReadAll(io.LimitReader(fh, maxCABytes+1))
-	if err != nil {
-		return nil, err
-	}
-	if len(b) > maxCABytes {
-		return nil, fmt.Errorf("larger than %d MiB; a CA bundle is a few KiB", maxCABytes>>20)
-	}
-	return b, nil
+	return fileio.ReadFile(file, maxCABytes)
 }
 
 // parseCABundle requires at least one CERTIFICATE block, and only those, and

@@ -1,6 +1,7 @@
 package generate
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"os"
@@ -88,7 +89,7 @@ func FuzzLoadAndGenerate(f *testing.F) {
 		if err != nil {
 			t.Fatalf("NewSet refused a federation Complete accepted: %v", err)
 		}
-		if _, err := Generate(set); err != nil {
+		if _, err := Generate(context.Background(), set); err != nil {
 			t.Fatalf("Generate failed on a validated federation: %v", err)
 		}
 	})
@@ -163,7 +164,7 @@ func FuzzFieldsGenerate(f *testing.F) {
 		if err != nil {
 			t.Fatalf("NewSet refused a federation Complete accepted: %v", err)
 		}
-		tree, err := Generate(set)
+		tree, err := Generate(context.Background(), set)
 		if err != nil {
 			t.Fatalf("Generate failed on a validated federation: %v", err)
 		}
