@@ -124,7 +124,7 @@ func TestTokenFileDelegatesToThePlugin(t *testing.T) {
 
 // Ctrl-C: an interrupted generate writes nothing and says so, with the
 // shell's exit code for SIGINT.
-func TestGenerateInterrupted(t *testing.T) {
+func TestCtrlCStopsGenerateCheckAndDoctor(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	out := filepath.Join(t.TempDir(), "out")

@@ -15,7 +15,7 @@ import (
 // The plugin under a fast-rotating kubelet: while the volume's ..data link
 // is swapped and the previous directory removed, as fast as this machine
 // can, every read still finds a token.
-func TestFastRotatingKubelet(t *testing.T) {
+func TestPluginUnderFastRotatingKubelet(t *testing.T) {
 	kl := credentialtest.NewKubelet(t, []byte("key"), time.Hour)
 	kl.Rotate(t)
 	var stop atomic.Bool
