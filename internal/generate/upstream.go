@@ -100,18 +100,20 @@ func audiences(f *config.Federation) []string {
 	return out
 }
 
-// workloadPatchFor is the strategic-merge patch that gives one ArgoCD
-// workload its tokens and the plugin.
-func workloadPatchFor(f *config.Federation, w config.Workload) workloadPatch {
-	u := &f.Upstream
-	p := workloadPatch{
-		typeMeta: typeMeta{APIVersion: "apps/v1", Kind: w.Kind},
-		// No namespace: the patch must match ArgoCD's install manifests,
-		// which carry none until the GitOps repo's kustomization sets it.
-		Metadata: objectMeta{Name: w.Name},
-	}
-	spec := &p.Spec.Template.Spec
+// podAdditions is what every ArgoCD pod that runs the plugin gets, whatever
+// way ArgoCD is installed: the projected token volume (one source per
+// audience), the plugin's volume and the init container that fills it
+// (delivery InitContainer), and the mounts of the main container. The
+// Component's patches, and every other upstream output, are made of it.
+type podAdditions struct {
+	Volumes        []volume
+	InitContainers []container
+	Mounts         []volumeMount
+}
 
+func podAdditionsFor(f *config.Federation) podAdditions {
+	u := &f.Upstream
+	var a podAdditions
 	var sources []projectedSource
 	for _, aud := range audiences(f) {
 		sources = append(sources, projectedSource{ServiceAccountToken: serviceAccountToken{
@@ -120,16 +122,16 @@ func workloadPatchFor(f *config.Federation, w config.Workload) workloadPatch {
 			Path:              plugin.TokenFileName(aud),
 		}})
 	}
-	spec.Volumes = append(spec.Volumes, volume{Name: TokenVolume, Projected: &projected{Sources: sources}})
-	mounts := []volumeMount{{Name: TokenVolume, MountPath: u.Token.MountPath, ReadOnly: true}}
+	a.Volumes = append(a.Volumes, volume{Name: TokenVolume, Projected: &projected{Sources: sources}})
+	a.Mounts = []volumeMount{{Name: TokenVolume, MountPath: u.Token.MountPath, ReadOnly: true}}
 
 	if u.Plugin.Delivery == config.DeliveryInitContainer {
-		spec.Volumes = append(spec.Volumes, volume{Name: PluginVolume, EmptyDir: &emptyDir{SizeLimit: "64Mi"}})
-		mounts = append(mounts, volumeMount{Name: PluginVolume, MountPath: u.Plugin.Dir, ReadOnly: true})
+		a.Volumes = append(a.Volumes, volume{Name: PluginVolume, EmptyDir: &emptyDir{SizeLimit: "64Mi"}})
+		a.Mounts = append(a.Mounts, volumeMount{Name: PluginVolume, MountPath: u.Plugin.Dir, ReadOnly: true})
 		sc := &securityContext{ReadOnlyRootFilesystem: true, RunAsNonRoot: true}
 		sc.Capabilities.Drop = []string{"ALL"}
 		sc.SeccompProfile.Type = "RuntimeDefault"
-		spec.InitContainers = []container{{
+		a.InitContainers = []container{{
 			Name:            config.InitContainerName,
 			Image:           u.Plugin.Image,
 			ImagePullPolicy: u.Plugin.ImagePullPolicy,
@@ -142,6 +144,22 @@ func workloadPatchFor(f *config.Federation, w config.Workload) workloadPatch {
 			VolumeMounts:    []volumeMount{{Name: PluginVolume, MountPath: u.Plugin.Dir}},
 		}}
 	}
-	spec.Containers = []container{{Name: w.Container, VolumeMounts: mounts}}
+	return a
+}
+
+// workloadPatchFor is the strategic-merge patch that gives one ArgoCD
+// workload its tokens and the plugin.
+func workloadPatchFor(f *config.Federation, w config.Workload) workloadPatch {
+	p := workloadPatch{
+		typeMeta: typeMeta{APIVersion: "apps/v1", Kind: w.Kind},
+		// No namespace: the patch must match ArgoCD's install manifests,
+		// which carry none until the GitOps repo's kustomization sets it.
+		Metadata: objectMeta{Name: w.Name},
+	}
+	a := podAdditionsFor(f)
+	spec := &p.Spec.Template.Spec
+	spec.Volumes = a.Volumes
+	spec.InitContainers = a.InitContainers
+	spec.Containers = []container{{Name: w.Container, VolumeMounts: a.Mounts}}
 	return p
 }
