@@ -217,6 +217,7 @@ func TestValidate(t *testing.T) {
 		{"command with init container", func(f *Federation) { f.Upstream.Plugin.Command = "/bin/p" }, "upstream.plugin.command", "only for delivery: Preinstalled"},
 		{"plugin dir inside token mount", func(f *Federation) { f.Upstream.Plugin.Dir = DefaultTokenMountPath + "/bin" }, "upstream.plugin.dir", "overlaps upstream.token.mountPath"},
 		{"bad pull policy", func(f *Federation) { f.Upstream.Plugin.ImagePullPolicy = "Sometimes" }, "upstream.plugin.imagePullPolicy", "Always, IfNotPresent or Never"},
+		{"controller disabled", func(f *Federation) { off := false; f.Upstream.ArgoCD.Controller.Enabled = &off }, "upstream.argocd.controller.enabled", "the application controller is what deploys"},
 		{"bad authn version", func(f *Federation) { f.Downstreams[0].APIServer.AuthenticationConfigVersion = "v1alpha1" }, "downstreams[0].apiServer.authenticationConfigVersion", "v1 (Kubernetes 1.34 and later) or v1beta1"},
 	}
 	for _, tt := range tests {

@@ -45,6 +45,9 @@ func (f *Federation) Grants(d *Downstream) []Grant {
 		{"controller", f.Upstream.ArgoCD.Controller, d.Access.Controller},
 		{"server", f.Upstream.ArgoCD.Server, d.Access.Server},
 	} {
+		if !g.w.IsEnabled() {
+			continue // core mode: no server, nothing granted to it
+		}
 		name := "argocd-k8s-federate:" + u + ":" + g.who
 		roleName := name
 		switch {

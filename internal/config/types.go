@@ -94,6 +94,22 @@ type Workload struct {
 	// ServiceAccount the pods run as: its tokens are what downstreams see.
 	// Default: Name.
 	ServiceAccount string `json:"serviceAccount,omitempty"`
+	// Enabled is false for an ArgoCD without this workload: the server in
+	// core mode (core-install.yaml). Default true; the controller is always
+	// there.
+	Enabled *bool `json:"enabled,omitempty"`
+}
+
+// IsEnabled reports whether the workload is part of the installation.
+func (w Workload) IsEnabled() bool { return w.Enabled == nil || *w.Enabled }
+
+// Workloads are the ArgoCD workloads that run the plugin: the controller,
+// and the server unless it is disabled (core mode).
+func (a ArgoCD) Workloads() []Workload {
+	if a.Server.IsEnabled() {
+		return []Workload{a.Controller, a.Server}
+	}
+	return []Workload{a.Controller}
 }
 
 // Token configures the projected service-account tokens.

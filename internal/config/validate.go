@@ -121,6 +121,9 @@ func (f *Federation) validateUpstream(errs *Errors, p string) {
 	checkDNSLabel(errs, path(p, "argocd.namespace"), a.Namespace, `the namespace ArgoCD runs in, e.g. "argocd"`)
 	checkWorkload(errs, path(p, "argocd.controller"), a.Controller, []string{KindStatefulSet, KindDeployment})
 	checkWorkload(errs, path(p, "argocd.server"), a.Server, []string{KindDeployment})
+	if !a.Controller.IsEnabled() {
+		errs.add(path(p, "argocd.controller.enabled"), "is false, but the application controller is what deploys into the downstreams: remove the field")
+	}
 	if a.Controller.Name == a.Server.Name && a.Controller.Kind == a.Server.Kind {
 		errs.add(path(p, "argocd.server.name"), "is the same workload as upstream.argocd.controller")
 	}

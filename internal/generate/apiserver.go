@@ -20,13 +20,14 @@ var reservedUsernames = validationRule{
 }
 
 // acceptedSubjects are the sub claims a downstream accepts from the hub: the
-// service accounts of ArgoCD's controller and server, sorted. A token of any
+// service accounts of ArgoCD's controller and server (without a server in
+// core mode), sorted. A token of any
 // other service account of the hub is refused at authentication (401), not
 // just left without RBAC, so it never even counts as system:authenticated.
 func acceptedSubjects(u *config.Upstream) []string {
-	subs := []string{
-		config.ServiceAccountSubject(u.ArgoCD.Namespace, u.ArgoCD.Controller.ServiceAccount),
-		config.ServiceAccountSubject(u.ArgoCD.Namespace, u.ArgoCD.Server.ServiceAccount),
+	var subs []string
+	for _, w := range u.ArgoCD.Workloads() {
+		subs = append(subs, config.ServiceAccountSubject(u.ArgoCD.Namespace, w.ServiceAccount))
 	}
 	slices.Sort(subs)
 	return slices.Compact(subs)

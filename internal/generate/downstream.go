@@ -24,9 +24,9 @@ func (t *Tree) downstream(name string, entries []entry) error {
 			return err
 		}
 		k.Resources = append(k.Resources, file)
-		for _, r := range []config.Role{e.d.Access.Controller, e.d.Access.Server} {
-			if r.Preset != "" {
-				presets[r.Preset] = true
+		for _, g := range e.fed.Grants(e.d) {
+			if g.Role.Preset != "" {
+				presets[g.Role.Preset] = true
 			}
 		}
 	}

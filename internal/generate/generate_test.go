@@ -352,3 +352,26 @@ func peakRSS(b *testing.B) float64 {
 	}
 	return float64(ru.Maxrss) / 1024 // KiB on Linux
 }
+
+// Core mode (no argocd-server): nothing patches a server, no downstream
+// grants or accepts its service account, and the Component's guards check
+// only the controller.
+func TestCoreModeLeavesTheServerOut(t *testing.T) {
+	feds := load(t, "testdata/minimal/federation.yaml")
+	off := false
+	feds[0].Upstream.ArgoCD.Server.Enabled = &off
+	tree, err := Generate(context.Background(), set(t, feds...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range tree.Files {
+		if strings.Contains(string(f.Content), "argocd-server") {
+			t.Errorf("%s mentions argocd-server in core mode:\n%s", f.Path, f.Content)
+		}
+	}
+	for _, want := range []string{"upstream/hub/patch-statefulset-argocd-application-controller.yaml", "upstream/hub/kustomization.yaml"} {
+		if !slices.ContainsFunc(tree.Files, func(f fileio.File) bool { return f.Path == want }) {
+			t.Errorf("no %s", want)
+		}
+	}
+}

@@ -45,14 +45,45 @@ type clusterRole struct {
 }
 
 type kustomization struct {
-	typeMeta   `json:",inline"`
-	Resources  []string `json:"resources,omitempty"`
-	Patches    []patch  `json:"patches,omitempty"`
-	Components []string `json:"components,omitempty"`
+	typeMeta     `json:",inline"`
+	Resources    []string      `json:"resources,omitempty"`
+	Patches      []patch       `json:"patches,omitempty"`
+	Replacements []replacement `json:"replacements,omitempty"`
+	Components   []string      `json:"components,omitempty"`
 }
 
 type patch struct {
-	Path string `json:"path"`
+	Path   string    `json:"path"`
+	Target *selector `json:"target,omitempty"`
+}
+
+// selector picks resources in a kustomization (kind and name are anchored
+// regular expressions).
+type selector struct {
+	Group   string `json:"group,omitempty"`
+	Version string `json:"version,omitempty"`
+	Kind    string `json:"kind"`
+	Name    string `json:"name"`
+}
+
+// replacement copies a field from one resource to others; the generated
+// ones copy a field onto itself, to make the build fail when it is missing.
+type replacement struct {
+	Source  replacementSource   `json:"source"`
+	Targets []replacementTarget `json:"targets"`
+}
+
+type replacementSource struct {
+	selector  `json:",inline"`
+	FieldPath string `json:"fieldPath"`
+}
+
+type replacementTarget struct {
+	Select     selector `json:"select"`
+	FieldPaths []string `json:"fieldPaths"`
+	Options    struct {
+		Create bool `json:"create"`
+	} `json:"options"`
 }
 
 // workloadPatch is a strategic-merge patch of a StatefulSet or Deployment:

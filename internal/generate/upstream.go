@@ -2,6 +2,8 @@ package generate
 
 import (
 	"context"
+	"fmt"
+	"regexp"
 	"sort"
 	"strings"
 
@@ -19,19 +21,29 @@ func (t *Tree) upstream(ctx context.Context, f *config.Federation) error {
 	dir := "upstream/" + u.Name + "/"
 	k := kustomization{typeMeta: typeMeta{APIVersion: "kustomize.config.k8s.io/v1alpha1", Kind: "Component"}}
 
-	workloads := []config.Workload{u.ArgoCD.Controller, u.ArgoCD.Server}
-	for _, w := range workloads {
+	// Each patch selects its target by kind and name, in any namespace (the
+	// manifests have none until the GitOps kustomization sets one, Helm's
+	// output has one), and a guard makes the build fail where it did not
+	// land on the running workload's main container.
+	for _, w := range u.ArgoCD.Workloads() {
 		name := "patch-" + strings.ToLower(w.Kind) + "-" + w.Name + ".yaml"
 		if err := t.addYAML(dir+name, workloadPatchFor(f, w)); err != nil {
 			return err
 		}
-		k.Patches = append(k.Patches, patch{Path: name})
+		sel := selector{Group: "apps", Kind: w.Kind, Name: w.Name}
+		k.Patches = append(k.Patches, patch{Path: name, Target: exactly(sel)})
+		main := "spec.template.spec.containers.[name=" + w.Container + "]"
+		k.Replacements = append(k.Replacements,
+			guard(sel, main+".image"),
+			guard(sel, main+".volumeMounts.[name="+TokenVolume+"].mountPath"))
 	}
 
 	if namespaced(f) {
 		name := "patch-configmap-argocd-cm.yaml"
 		t.add(dir+name, []byte(Header+respectRBACPatch))
-		k.Patches = append(k.Patches, patch{Path: name})
+		sel := selector{Version: "v1", Kind: "ConfigMap", Name: "argocd-cm"}
+		k.Patches = append(k.Patches, patch{Path: name, Target: exactly(sel)})
+		k.Replacements = append(k.Replacements, guard(sel, "data.[resource.respectRBAC]"))
 	}
 
 	downstreams := append([]config.Downstream(nil), f.Downstreams...)
@@ -57,7 +69,41 @@ func (t *Tree) upstream(ctx context.Context, f *config.Federation) error {
 		t.Files = append(t.Files, secrets[i].Files...)
 		k.Resources = append(k.Resources, downstreams[i].ArgoCD.SecretName+".yaml")
 	}
-	return t.addYAML(dir+"kustomization.yaml", k)
+	y, err := toYAML(k)
+	if err != nil {
+		return fmt.Errorf("render %skustomization.yaml: %w", dir, err)
+	}
+	t.add(dir+"kustomization.yaml", []byte(Header+componentComment+string(y)))
+	return nil
+}
+
+// componentComment says what the guards of the Component are for: kustomize's
+// own error is all an operator sees when one fails.
+const componentComment = `#
+# The replacements below change nothing: each copies a field onto itself, so
+# that kustomize build fails when the field is missing instead of succeeding
+# with ArgoCD unpatched. When one fails ("nothing selected by ..." or
+# "fieldPath ... is missing for replacement source ..."), the workload, its
+# kind or its main container is not what upstream.argocd says: set
+# upstream.argocd.controller / server (kind, name, container; server.enabled:
+# false for core-install.yaml) to match your ArgoCD and generate again.
+# See docs/config.md, "ArgoCD as you installed it".
+`
+
+// exactly is a patch target that selects sel's kind and name literally.
+func exactly(sel selector) *selector {
+	sel.Kind = regexp.QuoteMeta(sel.Kind)
+	sel.Name = regexp.QuoteMeta(sel.Name)
+	return &sel
+}
+
+// guard is a replacement that copies fieldPath of the one resource sel
+// selects onto itself: the build fails when there is no such resource, or
+// several, or the field is missing.
+func guard(sel selector, fieldPath string) replacement {
+	sel = *exactly(sel)
+	t := replacementTarget{Select: sel, FieldPaths: []string{fieldPath}}
+	return replacement{Source: replacementSource{selector: sel, FieldPath: fieldPath}, Targets: []replacementTarget{t}}
 }
 
 // respectRBACPatch makes ArgoCD skip the resource types it may not list. A
