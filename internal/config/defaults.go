@@ -29,6 +29,17 @@ func DefaultImage() string { return DefaultImageRepository + ":" + version.Versi
 func (f *Federation) Default() {
 	u := &f.Upstream
 	setDefault(&u.ArgoCD.Namespace, DefaultNamespace)
+	if op := u.ArgoCD.Operator; op != nil && op.Name != "" {
+		// argocd-operator's names: <name>-application-controller running
+		// container argocd-application-controller as service account
+		// <name>-argocd-application-controller; the same for the server.
+		setDefault(&u.ArgoCD.Controller.Name, op.Name+"-application-controller")
+		setDefault(&u.ArgoCD.Controller.Container, DefaultControllerName)
+		setDefault(&u.ArgoCD.Controller.ServiceAccount, op.Name+"-"+DefaultControllerName)
+		setDefault(&u.ArgoCD.Server.Name, op.Name+"-server")
+		setDefault(&u.ArgoCD.Server.Container, DefaultServerName)
+		setDefault(&u.ArgoCD.Server.ServiceAccount, op.Name+"-"+DefaultServerName)
+	}
 	defaultWorkload(&u.ArgoCD.Controller, KindStatefulSet, DefaultControllerName)
 	defaultWorkload(&u.ArgoCD.Server, KindDeployment, DefaultServerName)
 	setDefault(&u.Token.MountPath, DefaultTokenMountPath)

@@ -75,6 +75,16 @@ type ArgoCD struct {
 	Controller Workload `json:"controller"`
 	// Server is the API server. Default: Deployment argocd-server.
 	Server Workload `json:"server"`
+	// Operator is set when argocd-operator (OpenShift GitOps) runs ArgoCD:
+	// the workloads' defaults follow the operator's names, and generate
+	// writes the patch of the ArgoCD resource.
+	Operator *Operator `json:"operator,omitempty"`
+}
+
+// Operator names the ArgoCD resource of argocd-operator.
+type Operator struct {
+	// Name of the ArgoCD resource (argoproj.io ArgoCD) in upstream.argocd.namespace.
+	Name string `json:"name"`
 }
 
 // Workload kinds the controller may run as.

@@ -121,6 +121,9 @@ func (f *Federation) validateUpstream(errs *Errors, p string) {
 	checkDNSLabel(errs, path(p, "argocd.namespace"), a.Namespace, `the namespace ArgoCD runs in, e.g. "argocd"`)
 	checkWorkload(errs, path(p, "argocd.controller"), a.Controller, []string{KindStatefulSet, KindDeployment})
 	checkWorkload(errs, path(p, "argocd.server"), a.Server, []string{KindDeployment})
+	if a.Operator != nil {
+		checkDNSLabel(errs, path(p, "argocd.operator.name"), a.Operator.Name, `the name of the ArgoCD resource argocd-operator runs, e.g. "argocd" or "openshift-gitops"`)
+	}
 	if !a.Controller.IsEnabled() {
 		errs.add(path(p, "argocd.controller.enabled"), "is false, but the application controller is what deploys into the downstreams: remove the field")
 	}

@@ -69,6 +69,11 @@ func (t *Tree) upstream(ctx context.Context, f *config.Federation) error {
 		t.Files = append(t.Files, secrets[i].Files...)
 		k.Resources = append(k.Resources, downstreams[i].ArgoCD.SecretName+".yaml")
 	}
+	if u.ArgoCD.Operator != nil {
+		if err := t.operatorPatch(dir, f); err != nil {
+			return err
+		}
+	}
 	y, err := toYAML(k)
 	if err != nil {
 		return fmt.Errorf("render %skustomization.yaml: %w", dir, err)
