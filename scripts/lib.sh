@@ -193,6 +193,66 @@ go_mod_header_lines() {
 	     /^godebug \($/ {b=1} b {print} b && /^\)$/ {b=0}' "$1"
 }
 
+# go_scratch_module DIR NAME MODULE@VERSION REPLACES PACKAGE...: makes DIR a
+# module NAME that builds PACKAGEs of MODULE at VERSION from the module proxy.
+# Its go.mod has the go and godebug lines of MODULE's own go.mod, requires
+# MODULE VERSION and replaces as the lines of REPLACES say ("OLD => NEW
+# VERSION", one a line; empty: no replace); its tools.go imports every
+# PACKAGE, so that go mod tidy pins everything they import. The tidy runs
+# again only when go.mod or tools.go would change: DIR/.stamp, written last,
+# holds their hash, so an interrupted run is redone by the next. The caller
+# holds the lock of its build (with_lock).
+go_scratch_module() {
+	local dir=$1 name=$2 mod=$3 replaces=$4
+	shift 4
+	local upstream gomod tools stamp p
+	upstream=$(go_mod_file "$mod")
+	gomod=$(
+		echo "module $name"
+		echo
+		go_mod_header_lines "$upstream"
+		echo
+		echo "require ${mod%@*} ${mod#*@}"
+		if [[ -n $replaces ]]; then
+			echo
+			echo "replace ("
+			sed -e '/^[[:space:]]*$/d' -e 's/^[[:space:]]*/\t/' <<<"$replaces"
+			echo ")"
+		fi
+	)
+	tools=$(
+		echo "//go:build tools"
+		echo
+		echo "// Package tools names the packages this module builds."
+		echo "package tools"
+		echo
+		echo "import ("
+		for p in "$@"; do
+			printf '\t_ "%s"\n' "$p"
+		done
+		echo ")"
+	)
+	stamp=$(printf '%s\n' "$gomod" "$tools" | sha256_stdin)
+	if [[ -f $dir/.stamp && "$(cat "$dir/.stamp")" == "$stamp" ]]; then
+		return 0
+	fi
+	rm -rf "$dir"
+	mkdir -p "$dir"
+	printf '%s\n' "$gomod" >"$dir/go.mod"
+	printf '%s\n' "$tools" >"$dir/tools.go"
+	go_mod_tidy "$dir" || die "go mod tidy failed in $dir"
+	printf '%s\n' "$stamp" >"$dir/.stamp"
+}
+
+# go_module_time DIR MODULE: the commit time of MODULE in the module of DIR,
+# as the proxy gives it (1970-01-01T00:00:00Z when it gives none): a build
+# date that is the same for every build of a version.
+go_module_time() {
+	local t
+	t=$(cd "$1" && go list -m -json "$2" | jq -r '.Time // empty')
+	printf '%s\n' "${t:-1970-01-01T00:00:00Z}"
+}
+
 # ---------------------------------------------------------------------------
 # Docker
 
