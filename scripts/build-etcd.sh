@@ -5,6 +5,8 @@
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
+# shellcheck source-path=SCRIPTDIR source=lib-debian.sh
+. "$(dirname "$0")/lib-debian.sh"
 ensure_commands jq
 
 USAGE="usage: $(basename "$0") [-h]
