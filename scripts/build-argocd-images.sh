@@ -8,6 +8,8 @@
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
+# shellcheck source-path=SCRIPTDIR source=lib-debian.sh
+. "$(dirname "$0")/lib-debian.sh"
 ensure_commands jq
 
 ARGOCD_MODULE=github.com/argoproj/argo-cd/v2
@@ -30,39 +32,13 @@ WORK="$CACHE/argocd-images"
 # The argocd binary: a scratch module requiring argo-cd with the replace
 # block of argo-cd's own go.mod (its k8s.io pins), minus any local path.
 prepare_module() {
-	local upstream wanted_mod stamp
+	local upstream replaces
 	upstream=$(go_mod_file "$ARGOCD_MODULE@$VERSION")
-	wanted_mod=$(
-		echo "module $PROJECT.local/argocd-build"
-		echo
-		go_mod_header_lines "$upstream"
-		echo
-		echo "require $ARGOCD_MODULE $VERSION"
-		echo
-		echo "replace ("
-		awk '/^replace \($/ {b=1; next} b && /^\)$/ {b=0; next}
-		     b && / => / && $0 !~ /=> \.\.?\// {print}
-		     /^replace [^(]/ && $0 !~ /=> \.\.?\// {sub(/^replace /, "\t"); print}' "$upstream"
-		echo ")"
-	)
-	stamp=$(printf '%s\n' "$wanted_mod" | sha256_stdin)
-	if [[ -f $SRC/.stamp && "$(cat "$SRC/.stamp")" == "$stamp" ]]; then
-		return 0
-	fi
-	rm -rf "$SRC"
-	mkdir -p "$SRC"
-	printf '%s\n' "$wanted_mod" >"$SRC/go.mod"
-	cat >"$SRC/tools.go" <<-EOF
-		//go:build tools
-
-		// Package tools names the argocd command this module builds.
-		package tools
-
-		import _ "$ARGOCD_MODULE/cmd"
-	EOF
-	go_mod_tidy "$SRC" || die "go mod tidy failed in $SRC"
-	(cd "$SRC" && go list -m -json "$ARGOCD_MODULE" | jq -r '.Time // empty') >"$SRC/build-date"
-	printf '%s\n' "$stamp" >"$SRC/.stamp"
+	replaces=$(awk '/^replace \($/ {b=1; next} b && /^\)$/ {b=0; next}
+	     b && / => / && $0 !~ /=> \.\.?\// {print}
+	     /^replace [^(]/ && $0 !~ /=> \.\.?\// {sub(/^replace /, ""); print}' "$upstream")
+	go_scratch_module "$SRC" "$PROJECT.local/argocd-build" "$ARGOCD_MODULE@$VERSION" "$replaces" \
+		"$ARGOCD_MODULE/cmd"
 }
 
 build_argocd() {
@@ -70,9 +46,9 @@ build_argocd() {
 	rm -rf "$ROOT"/tmp.*
 	step "prepare the scratch module (go mod tidy)" prepare_module
 	local pkg="$ARGOCD_MODULE/common" build_date tmp ldflags
-	build_date=$(cat "$SRC/build-date")
+	build_date=$(go_module_time "$SRC" "$ARGOCD_MODULE")
 	ldflags="-s -w -X $pkg.version=${VERSION#v} -X $pkg.gitTag=$VERSION"
-	ldflags+=" -X $pkg.gitTreeState=clean -X $pkg.buildDate=${build_date:-1970-01-01T00:00:00Z}"
+	ldflags+=" -X $pkg.gitTreeState=clean -X $pkg.buildDate=$build_date"
 	mkdir -p "$BIN"
 	# An interrupted build leaves only a tmp.* directory, removed by the next run.
 	tmp=$(mktemp -d "$ROOT/tmp.XXXXXX")

@@ -5,6 +5,8 @@
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
+# shellcheck source-path=SCRIPTDIR source=lib-debian.sh
+. "$(dirname "$0")/lib-debian.sh"
 ensure_commands jq
 
 USAGE="usage: $(basename "$0") [-h]
@@ -19,33 +21,10 @@ ROOT="$CACHE/etcd/$VERSION"
 BIN="$ROOT/bin"
 SRC="$ROOT/src"
 
+# The scratch module: requires the etcd server module and nothing else.
 prepare_module() {
-	local upstream wanted_mod stamp
-	upstream=$(go_mod_file "go.etcd.io/etcd/server/v3@$VERSION")
-	wanted_mod=$(
-		echo "module $PROJECT.local/etcd-build"
-		echo
-		go_mod_header_lines "$upstream"
-		echo
-		echo "require go.etcd.io/etcd/server/v3 $VERSION"
-	)
-	stamp=$(printf '%s\n' "$wanted_mod" | sha256_stdin)
-	if [[ -f $SRC/.stamp && "$(cat "$SRC/.stamp")" == "$stamp" ]]; then
-		return 0
-	fi
-	rm -rf "$SRC"
-	mkdir -p "$SRC"
-	printf '%s\n' "$wanted_mod" >"$SRC/go.mod"
-	cat >"$SRC/tools.go" <<-'EOF'
-		//go:build tools
-
-		// Package tools names the etcd server command this module builds.
-		package tools
-
-		import _ "go.etcd.io/etcd/server/v3"
-	EOF
-	go_mod_tidy "$SRC" || die "go mod tidy failed in $SRC"
-	printf '%s\n' "$stamp" >"$SRC/.stamp"
+	go_scratch_module "$SRC" "$PROJECT.local/etcd-build" "go.etcd.io/etcd/server/v3@$VERSION" "" \
+		go.etcd.io/etcd/server/v3
 }
 
 build() {

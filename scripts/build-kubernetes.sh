@@ -5,6 +5,8 @@
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
+# shellcheck source-path=SCRIPTDIR source=lib-debian.sh
+. "$(dirname "$0")/lib-debian.sh"
 ensure_commands jq
 
 ALL_BINARIES=(kube-apiserver kube-controller-manager kube-scheduler kube-proxy kubelet kubeadm kubectl)
@@ -35,47 +37,16 @@ missing() {
 
 # The scratch module: requires k8s.io/kubernetes and points every staging
 # module (a ./staging/... replace in kubernetes' own go.mod) at its published
-# v0.Y.Z version; tools.go names the cmd packages so that go mod tidy pins
-# everything they import.
+# v0.Y.Z version; it names every cmd package, so one tidy serves any BINARY.
 prepare_module() {
-	local upstream staging_version wanted_mod stamp b
+	local upstream replaces b pkgs=()
 	upstream=$(go_mod_file "k8s.io/kubernetes@$VERSION")
-	staging_version="v0.${VERSION#v1.}"
-	wanted_mod=$(
-		echo "module $PROJECT.local/kubernetes-build"
-		echo
-		go_mod_header_lines "$upstream"
-		echo
-		echo "require k8s.io/kubernetes $VERSION"
-		echo
-		echo "replace ("
-		awk -v v="$staging_version" '$2 == "=>" && $3 ~ /^\.\/staging\// {printf "\t%s => %s %s\n", $1, $1, v}' "$upstream"
-		echo ")"
-	)
-	[[ $wanted_mod == *"=> k8s.io/"* ]] || die "found no staging replace in $upstream"
-	stamp=$(printf '%s\n' "$wanted_mod" "${ALL_BINARIES[@]}" | sha256_stdin)
-	if [[ -f $SRC/.stamp && "$(cat "$SRC/.stamp")" == "$stamp" ]]; then
-		return 0
-	fi
-	rm -rf "$SRC"
-	mkdir -p "$SRC"
-	printf '%s\n' "$wanted_mod" >"$SRC/go.mod"
-	{
-		echo "//go:build tools"
-		echo
-		echo "// Package tools names the Kubernetes commands this module builds."
-		echo "package tools"
-		echo
-		echo "import ("
-		for b in "${ALL_BINARIES[@]}"; do
-			printf '\t_ "k8s.io/kubernetes/cmd/%s"\n' "$b"
-		done
-		echo ")"
-	} >"$SRC/tools.go"
-	go_mod_tidy "$SRC" || die "go mod tidy failed in $SRC"
-	# The release's commit time, as buildDate: the same binaries every build.
-	(cd "$SRC" && go list -m -json "k8s.io/kubernetes" | jq -r '.Time // empty') >"$SRC/build-date"
-	printf '%s\n' "$stamp" >"$SRC/.stamp"
+	replaces=$(awk -v v="v0.${VERSION#v1.}" '$2 == "=>" && $3 ~ /^\.\/staging\// {printf "%s => %s %s\n", $1, $1, v}' "$upstream")
+	[[ -n $replaces ]] || die "found no staging replace in $upstream"
+	for b in "${ALL_BINARIES[@]}"; do
+		pkgs+=("k8s.io/kubernetes/cmd/$b")
+	done
+	go_scratch_module "$SRC" "$PROJECT.local/kubernetes-build" "k8s.io/kubernetes@$VERSION" "$replaces" "${pkgs[@]}"
 }
 
 build_missing() {
@@ -85,8 +56,8 @@ build_missing() {
 	rm -rf "$ROOT"/tmp.*
 	step "prepare the scratch module (go mod tidy)" prepare_module
 	minor=$(minor_of "$VERSION")
-	build_date=$(cat "$SRC/build-date")
-	[[ -n $build_date ]] || build_date=1970-01-01T00:00:00Z
+	# The release's commit time, as buildDate: the same binaries every build.
+	build_date=$(go_module_time "$SRC" k8s.io/kubernetes)
 	local ldflags="-s -w"
 	for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
 		ldflags+=" -X $pkg.gitVersion=$VERSION -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor"

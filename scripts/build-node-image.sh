@@ -12,6 +12,8 @@
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
+# shellcheck source-path=SCRIPTDIR source=lib-debian.sh
+. "$(dirname "$0")/lib-debian.sh"
 ensure_commands jq
 
 IMAGE="$PROJECT/kind-node:$KUBERNETES_VERSION"
@@ -38,7 +40,7 @@ COREDNS_PLUGINS=(cache errors forward health hosts kubernetes loadbalance log lo
 WORK="$CACHE/node-image"
 INPUTS_HASH=$(
 	{
-		hash_inputs "$SCRIPTS_DIR/build-node-image.sh" "$SCRIPTS_DIR/lib.sh" \
+		hash_inputs "$SCRIPTS_DIR/build-node-image.sh" "$SCRIPTS_DIR/lib.sh" "$SCRIPTS_DIR/lib-debian.sh" \
 			"$SCRIPTS_DIR/build-kubernetes.sh" "$SCRIPTS_DIR/build-etcd.sh" \
 			"$SCRIPTS_DIR/images/kind-node" "$SCRIPTS_DIR/images/pause"
 		printf '%s\n' "$KUBERNETES_VERSION" "$ETCD_VERSION" "$COREDNS_VERSION" "$KIND_VERSION" "$DEBIAN_SUITE"
