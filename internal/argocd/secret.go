@@ -248,3 +248,46 @@ func Parse(data []byte, source string) (*ClusterSecret, error) {
 	s.Exec = cfg.ExecProviderConfig
 	return s, nil
 }
+
+// HelmCredential is the Secret as an entry of the argo-helm argo-cd chart's
+// configs.clusterCredentials, under the key the chart makes the cluster's
+// name: the chart renders a Secret argocd-cluster-<key> that ArgoCD reads
+// as this one. Its values are what the chart keeps: namespaces as one
+// string, clusterResources as the string "false" (the chart drops a boolean
+// false), config as a map (the chart renders it with toRawJson), and no
+// label the chart sets itself.
+func (s *ClusterSecret) HelmCredential() (key string, value map[string]any, err error) {
+	js, err := json.Marshal(clusterConfig{ExecProviderConfig: s.Exec, TLSClientConfig: tlsClientConfig{Insecure: s.Insecure, CAData: s.CAData}})
+	if err != nil {
+		return "", nil, fmt.Errorf("render the cluster config of %s: %w", s.ClusterName, err)
+	}
+	var cfg map[string]any
+	if err := json.Unmarshal(js, &cfg); err != nil {
+		return "", nil, err
+	}
+	value = map[string]any{"server": s.Server, "config": cfg}
+	if s.Project != "" {
+		value["project"] = s.Project
+	}
+	if len(s.Namespaces) > 0 {
+		value["namespaces"] = strings.Join(s.Namespaces, ",")
+		if s.ClusterResources != "" {
+			value["clusterResources"] = s.ClusterResources
+		}
+	}
+	labels := map[string]string{}
+	for k, v := range s.Labels {
+		// The chart sets these (Helm manages the Secret): given again, the
+		// rendered Secret would hold the key twice.
+		if k != SecretTypeLabel && k != config.ManagedByLabel {
+			labels[k] = v
+		}
+	}
+	if len(labels) > 0 {
+		value["labels"] = labels
+	}
+	if len(s.Annotations) > 0 {
+		value["annotations"] = s.Annotations
+	}
+	return s.ClusterName, value, nil
+}

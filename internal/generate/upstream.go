@@ -74,6 +74,9 @@ func (t *Tree) upstream(ctx context.Context, f *config.Federation) error {
 			return err
 		}
 	}
+	if err := t.helmValuesFile(dir, f); err != nil {
+		return err
+	}
 	y, err := toYAML(k)
 	if err != nil {
 		return fmt.Errorf("render %skustomization.yaml: %w", dir, err)
