@@ -8,6 +8,7 @@ package generate_test
 // the generator's small output structs cannot drift from them.
 
 import (
+	"path"
 	"bufio"
 	"bytes"
 	"context"
@@ -413,7 +414,9 @@ func TestGeneratedObjectsDecodeStrictly(t *testing.T) {
 			tree := generateTree(t, loadFederations(t, tc.files...))
 			kinds := map[string]int{}
 			for _, f := range tree.Files {
-				if !strings.HasSuffix(f.Path, ".yaml") {
+				// Helm's values are not an object: the Helm oracle (e2e)
+				// renders them with the real chart.
+				if !strings.HasSuffix(f.Path, ".yaml") || path.Base(f.Path) == generate.HelmValuesFile {
 					continue
 				}
 				t.Run(f.Path, func(t *testing.T) {
