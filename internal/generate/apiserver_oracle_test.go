@@ -8,12 +8,12 @@ package generate_test
 // the generator's small output structs cannot drift from them.
 
 import (
-	"path"
 	"bufio"
 	"bytes"
 	"context"
 	"errors"
 	"io"
+	"path"
 	"slices"
 	"sort"
 	"strings"
