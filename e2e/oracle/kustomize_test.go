@@ -22,6 +22,8 @@ import (
 	"sigs.k8s.io/kustomize/api/krusty"
 	"sigs.k8s.io/kustomize/api/resmap"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
+
+	"github.com/argocd-k8s-federate/argocd-k8s-federate/internal/oracletest"
 )
 
 // argocdModule ships ArgoCD's install manifests; its version is the one
@@ -38,11 +40,11 @@ var builtinClusterRoles = []string{"admin", "cluster-admin", "edit", "view"}
 // with cluster-wide access, and every role they name either built in or in
 // the same build.
 func TestKustomizeBuildsDownstreams(t *testing.T) {
-	root := repoRoot(t)
-	bin := buildCLI(t, root)
-	for _, tc := range federationCases() {
-		t.Run(tc.name, func(t *testing.T) {
-			out := generate(t, bin, root, tc.config)
+	root := oracletest.RepoRoot(t)
+	bin := oracletest.BuildCLI(t, root)
+	for _, tc := range oracletest.Cases() {
+		t.Run(tc.Name, func(t *testing.T) {
+			out := oracletest.Generate(t, bin, root, tc.Config)
 			dirs, err := filepath.Glob(filepath.Join(out, "downstream", "*"))
 			if err != nil {
 				t.Fatal(err)
@@ -52,16 +54,16 @@ func TestKustomizeBuildsDownstreams(t *testing.T) {
 				got = append(got, filepath.Base(d))
 			}
 			var want []string
-			for _, c := range tc.clusters {
-				want = append(want, c.name)
+			for _, c := range tc.Clusters {
+				want = append(want, c.Name)
 			}
 			sort.Strings(want)
 			if diff := cmp.Diff(want, got); diff != "" {
 				t.Errorf("directories in downstream/ (-want +got):\n%s", diff)
 			}
-			for _, c := range tc.clusters {
-				t.Run(c.name, func(t *testing.T) {
-					dir := filepath.Join(out, "downstream", c.name)
+			for _, c := range tc.Clusters {
+				t.Run(c.Name, func(t *testing.T) {
+					dir := filepath.Join(out, "downstream", c.Name)
 					m := kustomizeBuild(t, dir)
 					checkDownstreamRBAC(t, tc, c, m)
 				})
@@ -77,15 +79,15 @@ type binding struct {
 	User      string
 }
 
-func checkDownstreamRBAC(t *testing.T, tc federationCase, c wantCluster, m resmap.ResMap) {
+func checkDownstreamRBAC(t *testing.T, tc oracletest.Case, c oracletest.Downstream, m resmap.ResMap) {
 	definedRoles := map[string]bool{}
 	var roleRefs []rbacv1.RoleRef
 	var got []binding
 	for _, doc := range resmapDocuments(t, m) {
-		switch doc.kind {
+		switch doc.Kind {
 		case "ClusterRole":
 			var r rbacv1.ClusterRole
-			if err := decodeStrict(doc, &r); err != nil {
+			if err := oracletest.DecodeStrict(doc, &r); err != nil {
 				t.Error(err)
 				continue
 			}
@@ -95,7 +97,7 @@ func checkDownstreamRBAC(t *testing.T, tc federationCase, c wantCluster, m resma
 			}
 		case "RoleBinding":
 			var b rbacv1.RoleBinding
-			if err := decodeStrict(doc, &b); err != nil {
+			if err := oracletest.DecodeStrict(doc, &b); err != nil {
 				t.Error(err)
 				continue
 			}
@@ -108,7 +110,7 @@ func checkDownstreamRBAC(t *testing.T, tc federationCase, c wantCluster, m resma
 			}
 		case "ClusterRoleBinding":
 			var b rbacv1.ClusterRoleBinding
-			if err := decodeStrict(doc, &b); err != nil {
+			if err := oracletest.DecodeStrict(doc, &b); err != nil {
 				t.Error(err)
 				continue
 			}
@@ -117,24 +119,24 @@ func checkDownstreamRBAC(t *testing.T, tc federationCase, c wantCluster, m resma
 				got = append(got, binding{"ClusterRoleBinding", "", subjectUser(t, s)})
 			}
 		default:
-			t.Errorf("unexpected %s %s in the downstream kustomization", doc.api, doc.kind)
+			t.Errorf("unexpected %s %s in the downstream kustomization", doc.API, doc.Kind)
 		}
-		if doc.api != "rbac.authorization.k8s.io/v1" {
-			t.Errorf("%s has apiVersion %s, want rbac.authorization.k8s.io/v1", doc.kind, doc.api)
+		if doc.API != "rbac.authorization.k8s.io/v1" {
+			t.Errorf("%s has apiVersion %s, want rbac.authorization.k8s.io/v1", doc.Kind, doc.API)
 		}
 	}
 
 	users := []string{
-		c.usernamePrefix + "system:serviceaccount:" + argocdNamespace + ":" + tc.controllerSA,
-		c.usernamePrefix + "system:serviceaccount:" + argocdNamespace + ":" + tc.serverSA,
+		c.UsernamePrefix + "system:serviceaccount:" + oracletest.ArgoCDNamespace + ":" + tc.ControllerSA,
+		c.UsernamePrefix + "system:serviceaccount:" + oracletest.ArgoCDNamespace + ":" + tc.ServerSA,
 	}
 	var want []binding
 	for _, u := range users {
-		if c.clusterWide() {
+		if c.ClusterWide() {
 			want = append(want, binding{"ClusterRoleBinding", "", u})
 			continue
 		}
-		for _, ns := range c.namespaces {
+		for _, ns := range c.Namespaces {
 			want = append(want, binding{"RoleBinding", ns, u})
 		}
 	}
@@ -170,28 +172,28 @@ func subjectUser(t *testing.T, s rbacv1.Subject) string {
 // mounts untouched, and the cluster Secrets in ArgoCD's namespace, whose
 // token file is the one the kubelet writes for their audience.
 func TestKustomizeComponentOnArgoCDInstall(t *testing.T) {
-	root := repoRoot(t)
-	bin := buildCLI(t, root)
+	root := oracletest.RepoRoot(t)
+	bin := oracletest.BuildCLI(t, root)
 	install := argocdInstallManifest(t)
 
 	baseDir := filepath.Join(t.TempDir(), "argocd")
 	writeArgoCDKustomization(t, baseDir, install, "")
 	base := indexResources(t, kustomizeBuild(t, baseDir))
 
-	for _, tc := range federationCases() {
-		t.Run(tc.name, func(t *testing.T) {
-			out := generate(t, bin, root, tc.config)
+	for _, tc := range oracletest.Cases() {
+		t.Run(tc.Name, func(t *testing.T) {
+			out := oracletest.Generate(t, bin, root, tc.Config)
 			dir := filepath.Join(t.TempDir(), "argocd")
-			writeArgoCDKustomization(t, dir, install, filepath.Join(out, "upstream", tc.upstream))
+			writeArgoCDKustomization(t, dir, install, filepath.Join(out, "upstream", tc.Upstream))
 			built := indexResources(t, kustomizeBuild(t, dir))
 
 			workloads := []struct{ kind, name string }{
-				{"StatefulSet", controllerName},
-				{"Deployment", serverName},
+				{"StatefulSet", oracletest.ControllerName},
+				{"Deployment", oracletest.ServerName},
 			}
 			for _, w := range workloads {
 				t.Run(w.kind+"/"+w.name, func(t *testing.T) {
-					id := resourceID{w.kind, argocdNamespace, w.name}
+					id := resourceID{w.kind, oracletest.ArgoCDNamespace, w.name}
 					b, ok := base[id]
 					if !ok {
 						t.Fatalf("ArgoCD's install.yaml has no %v", id)
@@ -205,23 +207,23 @@ func TestKustomizeComponentOnArgoCDInstall(t *testing.T) {
 			}
 
 			t.Run("cluster Secrets", func(t *testing.T) {
-				checkBuiltSecrets(t, tc, built, podSpec(t, built[resourceID{"StatefulSet", argocdNamespace, controllerName}]))
+				checkBuiltSecrets(t, tc, built, podSpec(t, built[resourceID{"StatefulSet", oracletest.ArgoCDNamespace, oracletest.ControllerName}]))
 			})
 
 			t.Run("rest of install.yaml unchanged", func(t *testing.T) {
 				anyNamespaced := false
-				for _, c := range tc.clusters {
-					anyNamespaced = anyNamespaced || !c.clusterWide()
+				for _, c := range tc.Clusters {
+					anyNamespaced = anyNamespaced || !c.ClusterWide()
 				}
 				for id, doc := range base {
-					if id == (resourceID{"StatefulSet", argocdNamespace, controllerName}) || id == (resourceID{"Deployment", argocdNamespace, serverName}) {
+					if id == (resourceID{"StatefulSet", oracletest.ArgoCDNamespace, oracletest.ControllerName}) || id == (resourceID{"Deployment", oracletest.ArgoCDNamespace, oracletest.ServerName}) {
 						continue
 					}
-					if id == (resourceID{"ConfigMap", argocdNamespace, "argocd-cm"}) && anyNamespaced {
+					if id == (resourceID{"ConfigMap", oracletest.ArgoCDNamespace, "argocd-cm"}) && anyNamespaced {
 						// Namespaced downstreams need ArgoCD to skip the types
 						// RBAC does not let it list there.
-						if got := built[id]; !strings.Contains(string(got.yaml), "resource.respectRBAC: normal") {
-							t.Errorf("argocd-cm lacks resource.respectRBAC: normal although a downstream is namespaced:\n%s", got.yaml)
+						if got := built[id]; !strings.Contains(string(got.YAML), "resource.respectRBAC: normal") {
+							t.Errorf("argocd-cm lacks resource.respectRBAC: normal although a downstream is namespaced:\n%s", got.YAML)
 						}
 						continue
 					}
@@ -230,7 +232,7 @@ func TestKustomizeComponentOnArgoCDInstall(t *testing.T) {
 						t.Errorf("%v from install.yaml is missing from the build", id)
 						continue
 					}
-					if diff := cmp.Diff(string(doc.yaml), string(got.yaml)); diff != "" {
+					if diff := cmp.Diff(string(doc.YAML), string(got.YAML)); diff != "" {
 						t.Errorf("%v changed (-install.yaml +build):\n%s", id, diff)
 					}
 				}
@@ -241,8 +243,8 @@ func TestKustomizeComponentOnArgoCDInstall(t *testing.T) {
 					}
 				}
 				var want []string
-				for _, c := range tc.clusters {
-					want = append(want, fmt.Sprint(resourceID{"Secret", argocdNamespace, c.secretName}))
+				for _, c := range tc.Clusters {
+					want = append(want, fmt.Sprint(resourceID{"Secret", oracletest.ArgoCDNamespace, c.SecretName}))
 				}
 				if diff := cmp.Diff(want, added, cmpopts.SortSlices(func(a, b string) bool { return a < b })); diff != "" {
 					t.Errorf("objects the Component adds to install.yaml (-want +got):\n%s", diff)
@@ -258,7 +260,7 @@ type tokenSource struct {
 	ExpirationSeconds int64
 }
 
-func checkWorkload(t *testing.T, tc federationCase, containerName string, base, got *corev1.PodSpec) {
+func checkWorkload(t *testing.T, tc oracletest.Case, containerName string, base, got *corev1.PodSpec) {
 	main := container(got.Containers, containerName)
 	if main == nil {
 		t.Fatalf("no container %s (the generated patch must name ArgoCD's main container)", containerName)
@@ -270,16 +272,16 @@ func checkWorkload(t *testing.T, tc federationCase, containerName string, base, 
 
 	// The projected tokens: one source per distinct audience, mounted
 	// read-only at the configured path.
-	tokenMount := mount(main.VolumeMounts, tc.mountPath)
+	tokenMount := mount(main.VolumeMounts, tc.MountPath)
 	if tokenMount == nil {
-		t.Fatalf("container %s mounts nothing at %s (token mountPath); mounts: %+v", containerName, tc.mountPath, main.VolumeMounts)
+		t.Fatalf("container %s mounts nothing at %s (token mountPath); mounts: %+v", containerName, tc.MountPath, main.VolumeMounts)
 	}
 	if !tokenMount.ReadOnly {
-		t.Errorf("the token volume is mounted read-write at %s; want readOnly", tc.mountPath)
+		t.Errorf("the token volume is mounted read-write at %s; want readOnly", tc.MountPath)
 	}
 	tokens := volume(got.Volumes, tokenMount.Name)
 	if tokens == nil || tokens.Projected == nil {
-		t.Fatalf("volume %q mounted at %s is not a projected volume: %+v", tokenMount.Name, tc.mountPath, tokens)
+		t.Fatalf("volume %q mounted at %s is not a projected volume: %+v", tokenMount.Name, tc.MountPath, tokens)
 	}
 	var gotSources []tokenSource
 	for _, s := range tokens.Projected.Sources {
@@ -294,8 +296,8 @@ func checkWorkload(t *testing.T, tc federationCase, containerName string, base, 
 		gotSources = append(gotSources, tokenSource{s.ServiceAccountToken.Audience, exp})
 	}
 	var wantSources []tokenSource
-	for _, aud := range tc.audiences() {
-		wantSources = append(wantSources, tokenSource{aud, tc.expirationSeconds})
+	for _, aud := range tc.Audiences() {
+		wantSources = append(wantSources, tokenSource{aud, tc.ExpirationSeconds})
 	}
 	if diff := cmp.Diff(wantSources, gotSources); diff != "" {
 		t.Errorf("serviceAccountToken sources of volume %s (-want +got):\n%s", tokens.Name, diff)
@@ -304,41 +306,41 @@ func checkWorkload(t *testing.T, tc federationCase, containerName string, base, 
 
 	// The plugin's delivery.
 	newInit := added(base.InitContainers, got.InitContainers)
-	if tc.pluginDir == "" {
+	if tc.PluginDir == "" {
 		if len(newInit) > 0 {
 			t.Errorf("delivery Preinstalled, yet the patch adds init containers %v", names(newInit))
 		}
-		if dir := path.Dir(tc.command); mount(main.VolumeMounts, dir) != nil && mount(baseMain.VolumeMounts, dir) == nil {
+		if dir := path.Dir(tc.Command); mount(main.VolumeMounts, dir) != nil && mount(baseMain.VolumeMounts, dir) == nil {
 			t.Errorf("delivery Preinstalled, yet something is mounted over %s, hiding the preinstalled plugin", dir)
 		}
 	} else {
-		if path.Dir(tc.command) != tc.pluginDir {
-			t.Fatalf("test table: command %s is not in pluginDir %s", tc.command, tc.pluginDir)
+		if path.Dir(tc.Command) != tc.PluginDir {
+			t.Fatalf("test table: command %s is not in pluginDir %s", tc.Command, tc.PluginDir)
 		}
-		pluginMount := mount(main.VolumeMounts, tc.pluginDir)
+		pluginMount := mount(main.VolumeMounts, tc.PluginDir)
 		if pluginMount == nil {
-			t.Fatalf("container %s mounts nothing at %s (plugin dir)", containerName, tc.pluginDir)
+			t.Fatalf("container %s mounts nothing at %s (plugin dir)", containerName, tc.PluginDir)
 		}
 		plugin := volume(got.Volumes, pluginMount.Name)
 		if plugin == nil || plugin.EmptyDir == nil {
-			t.Errorf("volume %q mounted at %s is not an emptyDir: %+v", pluginMount.Name, tc.pluginDir, plugin)
+			t.Errorf("volume %q mounted at %s is not an emptyDir: %+v", pluginMount.Name, tc.PluginDir, plugin)
 		}
 		wantAdded = append(wantAdded, pluginMount.Name)
 		if len(newInit) != 1 {
 			t.Fatalf("want exactly one init container added, got %v", names(newInit))
 		}
 		ic := newInit[0]
-		if diff := cmp.Diff([]string{"install", "--to", tc.pluginDir}, slices.Concat(ic.Command, ic.Args)); diff != "" {
+		if diff := cmp.Diff([]string{"install", "--to", tc.PluginDir}, slices.Concat(ic.Command, ic.Args)); diff != "" {
 			t.Errorf("init container %s command and args (-want +got):\n%s", ic.Name, diff)
 		}
-		if tc.image != "" && ic.Image != tc.image {
-			t.Errorf("init container image = %q, want %q", ic.Image, tc.image)
+		if tc.Image != "" && ic.Image != tc.Image {
+			t.Errorf("init container image = %q, want %q", ic.Image, tc.Image)
 		}
 		if ic.Image == "" {
 			t.Errorf("init container %s has no image", ic.Name)
 		}
-		if m := mount(ic.VolumeMounts, tc.pluginDir); m == nil || m.Name != pluginMount.Name || m.ReadOnly {
-			t.Errorf("init container %s must mount volume %s read-write at %s; mounts: %+v", ic.Name, pluginMount.Name, tc.pluginDir, ic.VolumeMounts)
+		if m := mount(ic.VolumeMounts, tc.PluginDir); m == nil || m.Name != pluginMount.Name || m.ReadOnly {
+			t.Errorf("init container %s must mount volume %s read-write at %s; mounts: %+v", ic.Name, pluginMount.Name, tc.PluginDir, ic.VolumeMounts)
 		}
 	}
 
@@ -390,34 +392,34 @@ func checkWorkload(t *testing.T, tc federationCase, containerName string, base, 
 // checkBuiltSecrets finds the cluster Secrets in the build and checks,
 // through ArgoCD's own parsing, that each one's token file is the file the
 // kubelet projects for its audience.
-func checkBuiltSecrets(t *testing.T, tc federationCase, built map[resourceID]document, controller *corev1.PodSpec) {
+func checkBuiltSecrets(t *testing.T, tc oracletest.Case, built map[resourceID]oracletest.Document, controller *corev1.PodSpec) {
 	paths := map[string]string{} // token file path -> audience
-	if main := container(controller.Containers, controllerName); main != nil {
-		if m := mount(main.VolumeMounts, tc.mountPath); m != nil {
+	if main := container(controller.Containers, oracletest.ControllerName); main != nil {
+		if m := mount(main.VolumeMounts, tc.MountPath); m != nil {
 			if v := volume(controller.Volumes, m.Name); v != nil && v.Projected != nil {
 				for _, s := range v.Projected.Sources {
 					if s.ServiceAccountToken != nil {
-						paths[path.Join(tc.mountPath, s.ServiceAccountToken.Path)] = s.ServiceAccountToken.Audience
+						paths[path.Join(tc.MountPath, s.ServiceAccountToken.Path)] = s.ServiceAccountToken.Audience
 					}
 				}
 			}
 		}
 	}
-	for _, c := range tc.clusters {
-		doc, ok := built[resourceID{"Secret", argocdNamespace, c.secretName}]
+	for _, c := range tc.Clusters {
+		doc, ok := built[resourceID{"Secret", oracletest.ArgoCDNamespace, c.SecretName}]
 		if !ok {
-			t.Errorf("no Secret %s in namespace %s in the build", c.secretName, argocdNamespace)
+			t.Errorf("no Secret %s in namespace %s in the build", c.SecretName, oracletest.ArgoCDNamespace)
 			continue
 		}
 		s := &corev1.Secret{}
-		if err := decodeStrict(doc, s); err != nil {
+		if err := oracletest.DecodeStrict(doc, s); err != nil {
 			t.Error(err)
 			continue
 		}
 		if s.Labels[common.LabelKeySecretType] != common.LabelValueSecretTypeCluster {
 			t.Errorf("Secret %s lacks label %s: %s", s.Name, common.LabelKeySecretType, common.LabelValueSecretTypeCluster)
 		}
-		cluster, err := db.SecretToCluster(asStored(s))
+		cluster, err := db.SecretToCluster(oracletest.AsStored(s))
 		if err != nil {
 			t.Errorf("Secret %s: ArgoCD's SecretToCluster: %v", s.Name, err)
 			continue
@@ -431,11 +433,11 @@ func checkBuiltSecrets(t *testing.T, tc federationCase, built map[resourceID]doc
 		projected, ok := paths[file]
 		switch {
 		case !ok:
-			t.Errorf("Secret %s: the plugin reads %s, which is not a token the kubelet projects (projected: %v)", s.Name, file, sortedKeys(paths))
+			t.Errorf("Secret %s: the plugin reads %s, which is not a token the kubelet projects (projected: %v)", s.Name, file, oracletest.SortedKeys(paths))
 		case projected != aud:
 			t.Errorf("Secret %s: the plugin reads %s (the token for audience %q) but says --audience %q", s.Name, file, projected, aud)
-		case aud != c.audience:
-			t.Errorf("Secret %s: audience %q, want %q", s.Name, aud, c.audience)
+		case aud != c.Audience:
+			t.Errorf("Secret %s: audience %q, want %q", s.Name, aud, c.Audience)
 		}
 	}
 }
@@ -456,7 +458,7 @@ func flagValue(args []string, flag string) string {
 // module requires, from the module cache.
 func argocdInstallManifest(t *testing.T) string {
 	t.Helper()
-	gobin := goCommand(t)
+	gobin := oracletest.GoCommand(t)
 	var mod struct{ Path, Version, Dir string }
 	out, err := exec.Command(gobin, "list", "-m", "-json", argocdModule).Output()
 	if err == nil {
@@ -495,7 +497,7 @@ func writeArgoCDKustomization(t *testing.T, dir, install, component string) {
 	if err := os.WriteFile(filepath.Join(dir, "install.yaml"), data, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	k := "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nnamespace: " + argocdNamespace + "\nresources:\n- install.yaml\n"
+	k := "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nnamespace: " + oracletest.ArgoCDNamespace + "\nresources:\n- install.yaml\n"
 	if component != "" {
 		rel, err := filepath.Rel(dir, component)
 		if err != nil {
@@ -520,15 +522,15 @@ func kustomizeBuild(t *testing.T, dir string) resmap.ResMap {
 }
 
 // resmapDocuments renders the built objects as YAML documents.
-func resmapDocuments(t *testing.T, m resmap.ResMap) []document {
+func resmapDocuments(t *testing.T, m resmap.ResMap) []oracletest.Document {
 	t.Helper()
-	var docs []document
+	var docs []oracletest.Document
 	for _, r := range m.Resources() {
 		y, err := r.AsYAML()
 		if err != nil {
 			t.Fatalf("render %s: %v", r.CurId(), err)
 		}
-		docs = append(docs, document{file: r.CurId().String(), yaml: y, kind: r.GetKind(), api: r.GetApiVersion()})
+		docs = append(docs, oracletest.Document{File: r.CurId().String(), YAML: y, Kind: r.GetKind(), API: r.GetApiVersion()})
 	}
 	return docs
 }
@@ -540,12 +542,12 @@ func (id resourceID) String() string {
 }
 
 // indexResources keys the built objects by kind, namespace and name.
-func indexResources(t *testing.T, m resmap.ResMap) map[resourceID]document {
+func indexResources(t *testing.T, m resmap.ResMap) map[resourceID]oracletest.Document {
 	t.Helper()
-	out := map[resourceID]document{}
+	out := map[resourceID]oracletest.Document{}
 	for i, doc := range resmapDocuments(t, m) {
 		r := m.Resources()[i]
-		id := resourceID{doc.kind, r.GetNamespace(), r.GetName()}
+		id := resourceID{doc.Kind, r.GetNamespace(), r.GetName()}
 		if _, dup := out[id]; dup {
 			t.Errorf("the build holds %v twice", id)
 		}
@@ -555,23 +557,23 @@ func indexResources(t *testing.T, m resmap.ResMap) map[resourceID]document {
 }
 
 // podSpec decodes a StatefulSet's or Deployment's pod template strictly.
-func podSpec(t *testing.T, doc document) *corev1.PodSpec {
+func podSpec(t *testing.T, doc oracletest.Document) *corev1.PodSpec {
 	t.Helper()
-	switch doc.kind {
+	switch doc.Kind {
 	case "StatefulSet":
 		var s appsv1.StatefulSet
-		if err := decodeStrict(doc, &s); err != nil {
+		if err := oracletest.DecodeStrict(doc, &s); err != nil {
 			t.Fatal(err)
 		}
 		return &s.Spec.Template.Spec
 	case "Deployment":
 		var d appsv1.Deployment
-		if err := decodeStrict(doc, &d); err != nil {
+		if err := oracletest.DecodeStrict(doc, &d); err != nil {
 			t.Fatal(err)
 		}
 		return &d.Spec.Template.Spec
 	}
-	t.Fatalf("%s is a %s, want a StatefulSet or Deployment", doc.file, doc.kind)
+	t.Fatalf("%s is a %s, want a StatefulSet or Deployment", doc.File, doc.Kind)
 	return nil
 }
 

@@ -12,6 +12,7 @@ import (
 	"sigs.k8s.io/kustomize/api/krusty"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
 
+	"github.com/argocd-k8s-federate/argocd-k8s-federate/internal/oracletest"
 	"github.com/argocd-k8s-federate/argocd-k8s-federate/internal/testenv"
 )
 
@@ -22,8 +23,8 @@ import (
 // build that succeeds with the running controller unpatched is the one
 // outcome not allowed.
 func TestComponentOnEveryUpstreamShape(t *testing.T) {
-	root := repoRoot(t)
-	bin := buildCLI(t, root)
+	root := oracletest.RepoRoot(t)
+	bin := oracletest.BuildCLI(t, root)
 	versions, err := testenv.Versions()
 	if err != nil {
 		t.Fatal(err)
@@ -53,7 +54,7 @@ func TestComponentOnEveryUpstreamShape(t *testing.T) {
 		{"controller-deployment", "    controller:\n      kind: Deployment\n", []string{"controller-deployment"}, "Deployment", true},
 	}
 	for _, c := range configs {
-		out := generate(t, bin, root, writeShapeConfig(t, root, c.name, c.argocd))
+		out := oracletest.Generate(t, bin, root, writeShapeConfig(t, root, c.name, c.argocd))
 		component := filepath.Join(out, "upstream", "hub")
 		for version, mod := range modules {
 			for _, s := range shapes {
@@ -74,9 +75,9 @@ func TestComponentOnEveryUpstreamShape(t *testing.T) {
 						t.Fatalf("kustomize build succeeded on a shape the config does not describe; what it patched:\n%s", summarize(t, indexResources(t, m)))
 					}
 					built := indexResources(t, m)
-					checkRunningWorkload(t, built, c.controller, controllerName)
+					checkRunningWorkload(t, built, c.controller, oracletest.ControllerName)
 					if c.server {
-						checkRunningWorkload(t, built, "Deployment", serverName)
+						checkRunningWorkload(t, built, "Deployment", oracletest.ServerName)
 					}
 					// No pod template anywhere gained an image-less container.
 					for id, doc := range built {
@@ -98,9 +99,9 @@ func TestComponentOnEveryUpstreamShape(t *testing.T) {
 // checkRunningWorkload: the workload is patched: the plugin's init
 // container, and the token volume mounted in its main container, which
 // keeps its image.
-func checkRunningWorkload(t *testing.T, built map[resourceID]document, kind, name string) {
+func checkRunningWorkload(t *testing.T, built map[resourceID]oracletest.Document, kind, name string) {
 	t.Helper()
-	doc, ok := built[resourceID{kind, argocdNamespace, name}]
+	doc, ok := built[resourceID{kind, oracletest.ArgoCDNamespace, name}]
 	if !ok {
 		t.Fatalf("the build has no %s %s", kind, name)
 	}
@@ -118,7 +119,7 @@ func checkRunningWorkload(t *testing.T, built map[resourceID]document, kind, nam
 }
 
 // summarize lists the workloads of a build and whether they are patched.
-func summarize(t *testing.T, built map[resourceID]document) string {
+func summarize(t *testing.T, built map[resourceID]oracletest.Document) string {
 	var b strings.Builder
 	for id, doc := range built {
 		if id.kind == "StatefulSet" || id.kind == "Deployment" {
@@ -197,7 +198,7 @@ func writeShapeKustomization(t *testing.T, dir, manifests, component string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	k := "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nnamespace: " + argocdNamespace + "\nresources:\n- " + res + "\ncomponents:\n- " + rel + "\n"
+	k := "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nnamespace: " + oracletest.ArgoCDNamespace + "\nresources:\n- " + res + "\ncomponents:\n- " + rel + "\n"
 	if err := os.WriteFile(filepath.Join(dir, "kustomization.yaml"), []byte(k), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -210,7 +211,7 @@ func moduleDir(t *testing.T, module, version string) string {
 	if version == "" {
 		t.Fatalf("no version of %s in scripts/versions.env", module)
 	}
-	out, err := exec.Command(goCommand(t), "mod", "download", "-json", module+"@"+version).Output()
+	out, err := exec.Command(oracletest.GoCommand(t), "mod", "download", "-json", module+"@"+version).Output()
 	var mod struct{ Dir string }
 	if err == nil {
 		err = json.Unmarshal(out, &mod)

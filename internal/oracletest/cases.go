@@ -1,0 +1,247 @@
+package oracletest
+
+import (
+	"slices"
+	"sort"
+)
+
+// What a stock ArgoCD install and the generator's documented defaults give.
+const (
+	ArgoCDNamespace  = "argocd"
+	ControllerName   = "argocd-application-controller"
+	ServerName       = "argocd-server"
+	DefaultMount     = "/var/run/secrets/argocd-k8s-federate"
+	DefaultPluginDir = "/var/run/argocd-k8s-federate"
+	PluginBinary     = "argocd-k8s-federate-plugin"
+	ExecAPIVersion   = "client.authentication.k8s.io/v1"
+)
+
+// Case is one federation config and, written out by hand from that config,
+// what ArgoCD and kustomize must find in its generated tree. The
+// expectations are deliberately not computed by the generator's code.
+type Case struct {
+	Name   string // subtest name
+	Config string // path relative to the repository root
+	// Upstream is upstream.name: the output is under upstream/<Upstream>/.
+	Upstream string
+	Issuer   string
+	// Command is the absolute path of the plugin inside the ArgoCD containers.
+	Command string
+	// PluginDir is the emptyDir the init container installs the plugin
+	// into; "" for delivery: Preinstalled (no init container).
+	PluginDir string
+	// Image is the init container's image ("" for Preinstalled).
+	Image string
+	// MountPath and ExpirationSeconds of the projected token volume.
+	MountPath         string
+	ExpirationSeconds int64
+	// The ArgoCD service accounts the downstream RBAC binds.
+	ControllerSA, ServerSA string
+	Clusters               []Downstream
+}
+
+// Downstream is one downstream as ArgoCD must see it.
+type Downstream struct {
+	SecretName string
+	Name       string
+	Server     string
+	// CAFile is the PEM the Secret's caData must hold, relative to the
+	// repository root; "" means system roots (no caData).
+	CAFile         string
+	Audience       string
+	TokenFile      string // the token's file name in MountPath
+	UsernamePrefix string
+	// Namespaces ArgoCD may deploy into; nil means cluster-wide access.
+	Namespaces []string
+	Project    string
+	// Labels and Annotations the config asks for on the cluster Secret.
+	Labels      map[string]string
+	Annotations map[string]string
+}
+
+// ClusterWide tells whether ArgoCD gets cluster-wide access.
+func (d Downstream) ClusterWide() bool { return d.Namespaces == nil }
+
+// TokenPath is where the plugin reads the downstream's token.
+func (tc Case) TokenPath(d Downstream) string { return tc.MountPath + "/" + d.TokenFile }
+
+// Audiences are the distinct audiences of the case's downstreams, sorted.
+func (tc Case) Audiences() []string {
+	var out []string
+	for _, c := range tc.Clusters {
+		if !slices.Contains(out, c.Audience) {
+			out = append(out, c.Audience)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Cases are the configs every oracle judges: the shipped example and the
+// test configs in e2e/oracle/testdata/.
+func Cases() []Case {
+	const td = "e2e/oracle/testdata/"
+	const certs = td + "certs/"
+	initContainer := func(tc Case) Case {
+		tc.PluginDir = DefaultPluginDir
+		tc.Command = DefaultPluginDir + "/" + PluginBinary
+		return tc
+	}
+	return []Case{
+		initContainer(Case{
+			Name:              "example",
+			Config:            "examples/federation.yaml",
+			Upstream:          "hub",
+			Issuer:            "https://hub.k8s.example.com",
+			Image:             "ghcr.io/argocd-k8s-federate/argocd-k8s-federate-plugin:v0.1.0",
+			MountPath:         DefaultMount,
+			ExpirationSeconds: 3600,
+			ControllerSA:      ControllerName,
+			ServerSA:          ServerName,
+			Clusters: []Downstream{
+				{
+					SecretName: "cluster-platform", Name: "platform", Server: "https://platform.k8s.example.com",
+					Audience: "platform", TokenFile: "platform", UsernamePrefix: "argocd-hub:",
+				},
+				{
+					SecretName: "cluster-prod-eu", Name: "prod-eu", Server: "https://prod-eu.k8s.example.com:6443",
+					CAFile: "examples/certs/prod-eu-ca.crt", Audience: "prod-eu", TokenFile: "prod-eu", UsernamePrefix: "hub:",
+					Namespaces: []string{"shop", "payments"}, Project: "production",
+					Labels: map[string]string{"env": "prod", "region": "eu"},
+				},
+				{
+					SecretName: "cluster-staging", Name: "staging", Server: "https://staging.k8s.example.com:6443",
+					CAFile: "examples/certs/staging-ca.crt", Audience: "staging", TokenFile: "staging", UsernamePrefix: "hub:",
+					Namespaces: []string{"shop"}, Labels: map[string]string{"env": "staging"},
+				},
+			},
+		}),
+		initContainer(Case{
+			Name:              "namespaced",
+			Config:            td + "namespaced.yaml",
+			Upstream:          "hub-a",
+			Issuer:            "https://hub-a.example.net",
+			Image:             "registry.example.net/argocd-k8s-federate-plugin:v9.9.9",
+			MountPath:         DefaultMount,
+			ExpirationSeconds: 3600,
+			ControllerSA:      ControllerName,
+			ServerSA:          ServerName,
+			Clusters: []Downstream{
+				{
+					SecretName: "cluster-alpha", Name: "alpha", Server: "https://alpha.example.net:6443",
+					CAFile: certs + "alpha-ca.crt", Audience: "alpha", TokenFile: "alpha", UsernamePrefix: "hub-a:",
+					Namespaces: []string{"web", "api"},
+				},
+				{
+					// Inline CA: the same PEM as certs/beta-ca.crt.
+					SecretName: "cluster-beta", Name: "beta", Server: "https://beta.example.net",
+					CAFile: certs + "beta-ca.crt", Audience: "https://beta.example.net/argocd",
+					TokenFile: "https---beta.example.net-argocd", UsernamePrefix: "federated-hub-a:",
+					Namespaces: []string{"jobs"},
+				},
+			},
+		}),
+		{
+			Name:              "clusterwide",
+			Config:            td + "clusterwide.yaml",
+			Upstream:          "hub-b",
+			Issuer:            "https://issuer.hub-b.example.net/cluster",
+			Command:           "/opt/argocd-k8s-federate/" + PluginBinary,
+			PluginDir:         "/opt/argocd-k8s-federate",
+			Image:             "", // the default image: its tag is the CLI's version
+			MountPath:         "/var/run/secrets/federation",
+			ExpirationSeconds: 7200,
+			ControllerSA:      ControllerName,
+			ServerSA:          ServerName,
+			Clusters: []Downstream{
+				{
+					SecretName: "cluster-delta", Name: "delta", Server: "https://delta.example.net:6443",
+					CAFile: certs + "delta-ca.crt", Audience: "delta", TokenFile: "delta", UsernamePrefix: "hub-b:",
+					Namespaces: []string{"apps"},
+				},
+				{
+					SecretName: "cluster-gamma", Name: "gamma", Server: "https://gamma.example.net:6443",
+					CAFile: certs + "gamma-ca.crt", Audience: "gamma", TokenFile: "gamma", UsernamePrefix: "hub-b:",
+				},
+				{
+					SecretName: "cluster-public", Name: "public", Server: "https://api.public.example.com",
+					Audience: "public", TokenFile: "public", UsernamePrefix: "hub-b:",
+				},
+			},
+		},
+		{
+			Name:              "preinstalled",
+			Config:            td + "preinstalled.yaml",
+			Upstream:          "hub-c",
+			Issuer:            "https://hub-c.example.net",
+			Command:           "/usr/local/bin/argocd-k8s-federate-plugin",
+			MountPath:         DefaultMount,
+			ExpirationSeconds: 3600,
+			ControllerSA:      ControllerName,
+			ServerSA:          ServerName,
+			Clusters: []Downstream{
+				{
+					SecretName: "cluster-alpha", Name: "alpha", Server: "https://alpha.example.net:6443",
+					CAFile: certs + "alpha-ca.crt", Audience: "alpha", TokenFile: "alpha", UsernamePrefix: "hub-c:",
+					Namespaces: []string{"web"},
+				},
+				{
+					SecretName: "cluster-gamma", Name: "gamma", Server: "https://gamma.example.net:6443",
+					CAFile: certs + "gamma-ca.crt", Audience: "gamma", TokenFile: "gamma", UsernamePrefix: "hub-c:",
+				},
+			},
+		},
+		initContainer(Case{
+			Name:              "shared-audience",
+			Config:            td + "shared-audience.yaml",
+			Upstream:          "fleet",
+			Issuer:            "https://fleet.example.net",
+			MountPath:         DefaultMount,
+			ExpirationSeconds: 600,
+			ControllerSA:      ControllerName,
+			ServerSA:          ServerName,
+			Clusters: []Downstream{
+				{
+					SecretName: "cluster-alpha", Name: "alpha", Server: "https://alpha.example.net:6443",
+					CAFile: certs + "alpha-ca.crt", Audience: "argocd-fleet.example.net", TokenFile: "argocd-fleet.example.net",
+					UsernamePrefix: "fleet:", Namespaces: []string{"web"},
+				},
+				{
+					SecretName: "cluster-beta", Name: "beta", Server: "https://beta.example.net",
+					CAFile: certs + "beta-ca.crt", Audience: "argocd-fleet.example.net", TokenFile: "argocd-fleet.example.net",
+					UsernamePrefix: "fleet:", Namespaces: []string{"web", "batch"},
+				},
+				{
+					SecretName: "cluster-gamma", Name: "gamma", Server: "https://gamma.example.net:6443",
+					CAFile: certs + "gamma-ca.crt", Audience: "argocd-fleet.example.net", TokenFile: "argocd-fleet.example.net",
+					UsernamePrefix: "fleet:", Namespaces: []string{"web"},
+				},
+			},
+		}),
+		initContainer(Case{
+			Name:              "project-labels",
+			Config:            td + "project-labels.yaml",
+			Upstream:          "hub-d",
+			Issuer:            "https://hub-d.example.net",
+			MountPath:         DefaultMount,
+			ExpirationSeconds: 3600,
+			ControllerSA:      "argocd-controller-federated",
+			ServerSA:          "argocd-server-federated",
+			Clusters: []Downstream{
+				{
+					SecretName: "alpha-cluster", Name: "alpha", Server: "https://alpha.example.net:6443",
+					CAFile: certs + "alpha-ca.crt", Audience: "alpha", TokenFile: "alpha", UsernamePrefix: "hub-d:",
+					Namespaces: []string{"web", "api", "batch"}, Project: "team-alpha",
+					Labels:      map[string]string{"env": "prod", "example.net/region": "eu-west-1", "tier": "1"},
+					Annotations: map[string]string{"example.net/owner": "team-alpha@example.net"},
+				},
+				{
+					SecretName: "cluster-delta", Name: "delta", Server: "https://delta.example.net:6443",
+					CAFile: certs + "delta-ca.crt", Audience: "delta", TokenFile: "delta", UsernamePrefix: "hub-d:",
+					Namespaces: []string{"apps"}, Project: "team-delta",
+					Labels: map[string]string{"env": "staging"},
+				},
+			},
+		}),
+	}
+}
