@@ -18,14 +18,17 @@ import (
 // the exec plugin running token-file on the downstream's token, the CA, and
 // no static credential anywhere (oracletest.CheckClusterSecrets).
 func TestArgoCDAcceptsClusterSecrets(t *testing.T) {
-	oracletest.CheckClusterSecrets(t, oracletest.ArgoCD{
-		Module:            "github.com/argoproj/argo-cd/v2",
-		VersionKey:        "ARGOCD_VERSION",
-		SecretTypeLabel:   common.LabelKeySecretType,
-		ClusterSecretType: common.LabelValueSecretTypeCluster,
-		NewClusterConfig:  func() any { return &appv1.ClusterConfig{} },
-		SecretToCluster:   secretToCluster,
-	})
+	oracletest.CheckClusterSecrets(t, argoCDv2)
+}
+
+// argoCDv2 is ArgoCD v2's own code for cluster Secrets.
+var argoCDv2 = oracletest.ArgoCD{
+	Module:            "github.com/argoproj/argo-cd/v2",
+	VersionKey:        "ARGOCD_VERSION",
+	SecretTypeLabel:   common.LabelKeySecretType,
+	ClusterSecretType: common.LabelValueSecretTypeCluster,
+	NewClusterConfig:  func() any { return &appv1.ClusterConfig{} },
+	SecretToCluster:   secretToCluster,
 }
 
 // secretToCluster is ArgoCD v2's util/db.SecretToCluster, its Cluster

@@ -18,6 +18,7 @@ import (
 	"sigs.k8s.io/kustomize/kyaml/filesys"
 	"sigs.k8s.io/yaml"
 
+	"github.com/argocd-k8s-federate/argocd-k8s-federate/internal/oracletest"
 	"github.com/argocd-k8s-federate/argocd-k8s-federate/internal/testenv"
 )
 
@@ -37,16 +38,16 @@ const (
 // Secrets the chart renders from configs.clusterCredentials pass ArgoCD's
 // own SecretToCluster with the same cluster, scoping and exec plugin.
 func TestHelmChartWithGeneratedValues(t *testing.T) {
-	root := repoRoot(t)
-	bin := buildCLI(t, root)
+	root := oracletest.RepoRoot(t)
+	bin := oracletest.BuildCLI(t, root)
 	ch := argoCDChart(t)
 	base := indexRendered(t, renderChart(t, ch, nil))
-	for _, tc := range federationCases() {
-		if tc.name != "example" {
+	for _, tc := range oracletest.Cases() {
+		if tc.Name != "example" {
 			continue // the example has namespaced, cluster-wide, labelled and projected downstreams
 		}
-		out := generate(t, bin, root, tc.config)
-		values, err := os.ReadFile(filepath.Join(out, "upstream", tc.upstream, "helm-values.yaml"))
+		out := oracletest.Generate(t, bin, root, tc.Config)
+		values, err := os.ReadFile(filepath.Join(out, "upstream", tc.Upstream, "helm-values.yaml"))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -56,7 +57,7 @@ func TestHelmChartWithGeneratedValues(t *testing.T) {
 			{"Deployment", helmServer, helmServerContainer},
 		} {
 			t.Run(w.kind+"/"+w.name, func(t *testing.T) {
-				id := resourceID{w.kind, argocdNamespace, w.name}
+				id := resourceID{w.kind, oracletest.ArgoCDNamespace, w.name}
 				b, ok := base[id]
 				if !ok {
 					t.Fatalf("the chart renders no %v", id)
@@ -69,30 +70,30 @@ func TestHelmChartWithGeneratedValues(t *testing.T) {
 			})
 		}
 		t.Run("argocd-cm", func(t *testing.T) {
-			cm, ok := built[resourceID{"ConfigMap", argocdNamespace, "argocd-cm"}]
-			if !ok || !strings.Contains(string(cm.yaml), "resource.respectRBAC: normal") {
-				t.Errorf("argocd-cm lacks resource.respectRBAC: normal:\n%s", cm.yaml)
+			cm, ok := built[resourceID{"ConfigMap", oracletest.ArgoCDNamespace, "argocd-cm"}]
+			if !ok || !strings.Contains(string(cm.YAML), "resource.respectRBAC: normal") {
+				t.Errorf("argocd-cm lacks resource.respectRBAC: normal:\n%s", cm.YAML)
 			}
 		})
-		for _, c := range tc.clusters {
-			t.Run("Secret/"+c.name, func(t *testing.T) {
-				doc, ok := built[resourceID{"Secret", argocdNamespace, "argocd-cluster-" + c.name}]
+		for _, c := range tc.Clusters {
+			t.Run("Secret/"+c.Name, func(t *testing.T) {
+				doc, ok := built[resourceID{"Secret", oracletest.ArgoCDNamespace, "argocd-cluster-" + c.Name}]
 				if !ok {
-					t.Fatalf("the chart renders no Secret argocd-cluster-%s", c.name)
+					t.Fatalf("the chart renders no Secret argocd-cluster-%s", c.Name)
 				}
 				s := &corev1.Secret{}
-				if err := decodeStrict(doc, s); err != nil {
+				if err := oracletest.DecodeStrict(doc, s); err != nil {
 					t.Fatal(err)
 				}
-				checkClusterSecret(t, root, tc, c, asStored(s))
+				oracletest.CheckClusterSecret(t, argoCDv2, "ArgoCD v2's", root, tc, c, oracletest.AsStored(s))
 
 				// doctor takes the chart's Secret for the one the config
 				// yields (the check that needs no cluster).
 				file := filepath.Join(t.TempDir(), "secret.yaml")
-				if err := os.WriteFile(file, doc.yaml, 0o644); err != nil {
+				if err := os.WriteFile(file, doc.YAML, 0o644); err != nil {
 					t.Fatal(err)
 				}
-				cmd := exec.Command(bin, "doctor", "-f", filepath.Join(root, tc.config), "--downstream", c.name,
+				cmd := exec.Command(bin, "doctor", "-f", filepath.Join(root, tc.Config), "--downstream", c.Name,
 					"--secret", file, "--token-file", filepath.Join(t.TempDir(), "no-token"), "-o", "json")
 				stdout, _ := cmd.Output()
 				var rep struct {
@@ -122,11 +123,11 @@ func TestHelmChartWithGeneratedValues(t *testing.T) {
 // configured with the chart's names, built by kustomize over the chart's own
 // output (whose objects all carry a namespace).
 func TestComponentOnHelmChartOutput(t *testing.T) {
-	root := repoRoot(t)
-	bin := buildCLI(t, root)
+	root := oracletest.RepoRoot(t)
+	bin := oracletest.BuildCLI(t, root)
 	rendered := renderChart(t, argoCDChart(t), nil)
 	cfg := writeShapeConfig(t, root, "helm", "    controller:\n      container: "+helmControllerContainer+"\n    server:\n      container: "+helmServerContainer+"\n")
-	component := filepath.Join(generate(t, bin, root, cfg), "upstream", "hub")
+	component := filepath.Join(oracletest.Generate(t, bin, root, cfg), "upstream", "hub")
 
 	dir := filepath.Join(t.TempDir(), "argocd")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -142,7 +143,7 @@ func TestComponentOnHelmChartOutput(t *testing.T) {
 		{"StatefulSet", helmController, helmControllerContainer},
 		{"Deployment", helmServer, helmServerContainer},
 	} {
-		spec := podSpec(t, built[resourceID{w.kind, argocdNamespace, w.name}])
+		spec := podSpec(t, built[resourceID{w.kind, oracletest.ArgoCDNamespace, w.name}])
 		main := container(spec.Containers, w.container)
 		if main == nil || main.Image == "" || mount(main.VolumeMounts, "/var/run/secrets/argocd-k8s-federate") == nil || container(spec.InitContainers, "install-argocd-k8s-federate") == nil {
 			t.Errorf("%s %s is not patched in its main container %s: %+v", w.kind, w.name, w.container, spec)
@@ -155,7 +156,7 @@ func TestComponentOnHelmChartOutput(t *testing.T) {
 	// The default config names ArgoCD's manifests' containers: on the chart
 	// the build fails at a guard instead of adding an image-less container.
 	def := writeShapeConfig(t, root, "default", "")
-	writeShapeKustomization(t, dir, manifests, filepath.Join(generate(t, bin, root, def), "upstream", "hub"))
+	writeShapeKustomization(t, dir, manifests, filepath.Join(oracletest.Generate(t, bin, root, def), "upstream", "hub"))
 	if _, err := krustyBuild(dir); err == nil || !strings.Contains(err.Error(), "is missing for replacement source") {
 		t.Errorf("the default config on the chart's output: want a guard to fail the build, got %v", err)
 	}
@@ -201,7 +202,7 @@ func renderChart(t *testing.T, ch *chart.Chart, extra []byte) string {
 	vals["redis-ha"] = map[string]any{"enabled": false}
 	caps := chartutil.DefaultCapabilities.Copy()
 	caps.KubeVersion = chartutil.KubeVersion{Version: "v1.34.4", Major: "1", Minor: "34"}
-	rv, err := chartutil.ToRenderValues(ch, vals, chartutil.ReleaseOptions{Name: "argocd", Namespace: argocdNamespace, IsInstall: true}, caps)
+	rv, err := chartutil.ToRenderValues(ch, vals, chartutil.ReleaseOptions{Name: "argocd", Namespace: oracletest.ArgoCDNamespace, IsInstall: true}, caps)
 	if err != nil {
 		t.Fatalf("the chart refuses the values: %v", err)
 	}
@@ -210,7 +211,7 @@ func renderChart(t *testing.T, ch *chart.Chart, extra []byte) string {
 		t.Fatalf("render the chart: %v", err)
 	}
 	var b strings.Builder
-	for _, name := range sortedKeys(files) {
+	for _, name := range oracletest.SortedKeys(files) {
 		if !strings.HasSuffix(name, ".yaml") || strings.TrimSpace(files[name]) == "" {
 			continue
 		}
@@ -220,17 +221,17 @@ func renderChart(t *testing.T, ch *chart.Chart, extra []byte) string {
 }
 
 // indexRendered keys the chart's objects by kind, namespace and name.
-func indexRendered(t *testing.T, stream string) map[resourceID]document {
+func indexRendered(t *testing.T, stream string) map[resourceID]oracletest.Document {
 	t.Helper()
-	out := map[resourceID]document{}
-	for _, doc := range splitDocuments(t, "chart", []byte(stream)) {
+	out := map[resourceID]oracletest.Document{}
+	for _, doc := range oracletest.SplitDocuments(t, "chart", []byte(stream)) {
 		var meta struct {
 			Metadata struct{ Name, Namespace string } `json:"metadata"`
 		}
-		if err := yaml.Unmarshal(doc.yaml, &meta); err != nil {
-			t.Fatalf("the chart renders an object that is not YAML: %v\n%s", err, doc.yaml)
+		if err := yaml.Unmarshal(doc.YAML, &meta); err != nil {
+			t.Fatalf("the chart renders an object that is not YAML: %v\n%s", err, doc.YAML)
 		}
-		out[resourceID{doc.kind, meta.Metadata.Namespace, meta.Metadata.Name}] = doc
+		out[resourceID{doc.Kind, meta.Metadata.Namespace, meta.Metadata.Name}] = doc
 	}
 	return out
 }

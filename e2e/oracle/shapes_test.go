@@ -144,11 +144,7 @@ func contains(list []string, s string) bool {
 // to the repository root (as generate takes it).
 func writeShapeConfig(t *testing.T, root, name, argocd string) string {
 	t.Helper()
-	dir, err := os.MkdirTemp(filepath.Join(root, "e2e", "oracle"), ".shape-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
+	dir := t.TempDir()
 	ca, err := filepath.Abs(filepath.Join(root, "examples", "certs", "prod-eu-ca.crt"))
 	if err != nil {
 		t.Fatal(err)

@@ -94,7 +94,7 @@ func CheckClusterSecrets(t *testing.T, argocd ArgoCD) {
 					if !ok {
 						t.Fatalf("no Secret %s in upstream/%s/", c.SecretName, tc.Upstream)
 					}
-					checkClusterSecret(t, argocd, "ArgoCD "+version+"'s", root, tc, c, s)
+					CheckClusterSecret(t, argocd, "ArgoCD "+version+"'s", root, tc, c, s)
 				})
 			}
 		})
@@ -145,8 +145,9 @@ type restView struct {
 	ServerName          string
 }
 
-// checkClusterSecret judges one Secret; whose names ArgoCD in messages.
-func checkClusterSecret(t *testing.T, argocd ArgoCD, whose, root string, tc Case, c Downstream, s *corev1.Secret) {
+// CheckClusterSecret judges one Secret, as argocd reads it; whose names
+// ArgoCD in messages.
+func CheckClusterSecret(t *testing.T, argocd ArgoCD, whose, root string, tc Case, c Downstream, s *corev1.Secret) {
 	if got := s.Labels[argocd.SecretTypeLabel]; got != argocd.ClusterSecretType {
 		t.Errorf("label %s = %q, want %q: ArgoCD ignores the Secret without it", argocd.SecretTypeLabel, got, argocd.ClusterSecretType)
 	}
