@@ -29,7 +29,10 @@ func newGenerateCommand(streams IOStreams) *cobra.Command {
 
   DIR/upstream/<hub>/           a kustomize Component for the ArgoCD installation: projected
                                 token volume and plugin for the controller and the server,
-                                one cluster Secret per downstream
+                                one cluster Secret per downstream; the same as values for
+                                the argo-helm chart (helm-values.yaml) and, with
+                                upstream.argocd.operator, as a patch of argocd-operator's
+                                ArgoCD resource (argocd-operator-patch.yaml)
   DIR/downstream/<name>/        a kustomization with the RBAC for the hub's prefixed users
   DIR/downstream/<name>/apiserver/
                                 the API server's trust: AuthenticationConfiguration,
