@@ -132,6 +132,11 @@ func (s *ClusterSecret) TokenFile() (plugin.TokenFileOptions, error) {
 	return plugin.ParseTokenFileArgs(s.Exec.Args)
 }
 
+// config is the Secret's "config" key: how ArgoCD connects.
+func (s *ClusterSecret) config() clusterConfig {
+	return clusterConfig{ExecProviderConfig: s.Exec, TLSClientConfig: tlsClientConfig{Insecure: s.Insecure, CAData: s.CAData}}
+}
+
 // secret is the Secret object, as rendered.
 type secret struct {
 	APIVersion string            `json:"apiVersion"`
@@ -151,8 +156,7 @@ type metadata struct {
 // Object is the Secret as a Kubernetes object with stringData, to render as
 // YAML or JSON.
 func (s *ClusterSecret) Object() (any, error) {
-	cfg := clusterConfig{ExecProviderConfig: s.Exec, TLSClientConfig: tlsClientConfig{Insecure: s.Insecure, CAData: s.CAData}}
-	js, err := json.MarshalIndent(cfg, "", "  ")
+	js, err := json.MarshalIndent(s.config(), "", "  ")
 	if err != nil {
 		return nil, fmt.Errorf("render the cluster config of %s: %w", s.ClusterName, err)
 	}
@@ -257,7 +261,7 @@ func Parse(data []byte, source string) (*ClusterSecret, error) {
 // false), config as a map (the chart renders it with toRawJson), and no
 // label the chart sets itself.
 func (s *ClusterSecret) HelmCredential() (key string, value map[string]any, err error) {
-	js, err := json.Marshal(clusterConfig{ExecProviderConfig: s.Exec, TLSClientConfig: tlsClientConfig{Insecure: s.Insecure, CAData: s.CAData}})
+	js, err := json.Marshal(s.config())
 	if err != nil {
 		return "", nil, fmt.Errorf("render the cluster config of %s: %w", s.ClusterName, err)
 	}

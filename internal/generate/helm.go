@@ -2,12 +2,10 @@ package generate
 
 import (
 	"fmt"
-	"sort"
 	"strings"
 
 	"github.com/argocd-k8s-federate/argocd-k8s-federate/internal/argocd"
 	"github.com/argocd-k8s-federate/argocd-k8s-federate/internal/config"
-	"github.com/argocd-k8s-federate/argocd-k8s-federate/internal/parallel"
 )
 
 // HelmValuesFile is the values file for the argo-helm argo-cd chart, in
@@ -30,11 +28,12 @@ type helmComponent struct {
 }
 
 // helmValuesFile renders upstream/<hub>/helm-values.yaml. The
-// configs.clusterCredentials entries, one per downstream, are rendered in
-// parallel and placed under their keys in name order: the same values as
-// one YAML document of the whole (long strings fold at other columns), at
-// fleet scale in a fraction of the time.
-func (t *Tree) helmValuesFile(dir string, f *config.Federation) error {
+// configs.clusterCredentials entries, one per downstream in name order, are
+// rendered beside the cluster Secrets (helmCredentialYAML, in parallel) and
+// placed under their key here: the same values as one YAML document of the
+// whole (long strings fold at other columns), at fleet scale in a fraction
+// of the time.
+func (t *Tree) helmValuesFile(dir string, f *config.Federation, entries [][]byte) error {
 	u := &f.Upstream
 	a := podAdditionsFor(f)
 	var v helmValues
@@ -48,17 +47,6 @@ func (t *Tree) helmValuesFile(dir string, f *config.Federation) error {
 		return fmt.Errorf("render %s%s: %w", dir, HelmValuesFile, err)
 	}
 
-	downstreams := append([]config.Downstream(nil), f.Downstreams...)
-	sort.Slice(downstreams, func(i, j int) bool { return downstreams[i].Name < downstreams[j].Name })
-	entries := make([][]byte, len(downstreams))
-	errs := make([]error, len(downstreams))
-	parallel.Do(len(downstreams), func(i int) {
-		key, value, err := argocd.For(f, &downstreams[i]).HelmCredential()
-		if err == nil {
-			entries[i], err = toYAML(map[string]any{key: value})
-		}
-		errs[i] = err
-	})
 	var b strings.Builder
 	b.WriteString(Header)
 	b.WriteString(comment(fmt.Sprintf(`The argo-helm argo-cd chart's values for the federation: the same init
@@ -72,10 +60,7 @@ Helm replaces lists: if your values set controller or server initContainers,
 volumes or volumeMounts, add these entries to yours instead.
 `, u.ArgoCD.Namespace, HelmValuesFile)))
 	b.WriteString("configs:\n  clusterCredentials:\n")
-	for i, e := range entries {
-		if errs[i] != nil {
-			return fmt.Errorf("render %s%s: %w", dir, HelmValuesFile, errs[i])
-		}
+	for _, e := range entries {
 		for _, line := range strings.SplitAfter(strings.TrimSuffix(string(e), "\n"), "\n") {
 			b.WriteString("    " + strings.TrimSuffix(line, "\n") + "\n")
 		}
@@ -86,4 +71,13 @@ volumes or volumeMounts, add these entries to yours instead.
 	b.Write(pods)
 	t.add(dir+HelmValuesFile, []byte(b.String()))
 	return nil
+}
+
+// helmCredentialYAML is one downstream's entry of configs.clusterCredentials.
+func helmCredentialYAML(cs *argocd.ClusterSecret) ([]byte, error) {
+	key, value, err := cs.HelmCredential()
+	if err != nil {
+		return nil, err
+	}
+	return toYAML(map[string]any{key: value})
 }

@@ -50,15 +50,22 @@ func (t *Tree) upstream(ctx context.Context, f *config.Federation) error {
 	sort.Slice(downstreams, func(i, j int) bool { return downstreams[i].Name < downstreams[j].Name })
 	// One Secret per downstream, rendered in parallel, added in name order.
 	secrets := make([]Tree, len(downstreams))
+	// Each downstream's entry of configs.clusterCredentials in the Helm
+	// values, rendered from the same Secret.
+	helm := make([][]byte, len(downstreams))
 	errs := make([]error, len(downstreams))
 	parallel.Do(len(downstreams), func(i int) {
 		d := &downstreams[i]
 		if errs[i] = ctx.Err(); errs[i] != nil {
 			return
 		}
-		s, err := argocd.For(f, d).Object()
+		cs := argocd.For(f, d)
+		s, err := cs.Object()
 		if err == nil {
 			err = secrets[i].addYAML(dir+d.ArgoCD.SecretName+".yaml", s)
+		}
+		if err == nil {
+			helm[i], err = helmCredentialYAML(cs)
 		}
 		errs[i] = err
 	})
@@ -74,7 +81,7 @@ func (t *Tree) upstream(ctx context.Context, f *config.Federation) error {
 			return err
 		}
 	}
-	if err := t.helmValuesFile(dir, f); err != nil {
+	if err := t.helmValuesFile(dir, f, helm); err != nil {
 		return err
 	}
 	y, err := toYAML(k)

@@ -60,16 +60,14 @@ func File(src, dir string) (string, error) {
 	return dst, nil
 }
 
-// notWritable explains a failure to create a file in dir.
+// notWritable explains why dir refused the file: permission or a read-only
+// file system.
 func notWritable(dir string, err error) error {
-	switch {
-	case errors.Is(err, fs.ErrPermission):
-		return fmt.Errorf("target directory %q: %w for uid %d: mount a writable volume (an emptyDir) there, or run as a user that may write to it",
-			dir, fs.ErrPermission, os.Getuid())
-	case errors.Is(err, syscall.EROFS):
+	if errors.Is(err, syscall.EROFS) {
 		return fmt.Errorf("target directory %q: %w: mount a writable volume (an emptyDir) there", dir, syscall.EROFS)
 	}
-	return fmt.Errorf("write into target directory %q: %w", dir, err)
+	return fmt.Errorf("target directory %q: %w for uid %d: mount a writable volume (an emptyDir) there, or run as a user that may write to it",
+		dir, fs.ErrPermission, os.Getuid())
 }
 
 // same reports whether dst already is src (installing a binary onto itself).
