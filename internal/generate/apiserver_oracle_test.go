@@ -8,11 +8,9 @@ package generate_test
 // the generator's small output structs cannot drift from them.
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
-	"io"
 	"path"
 	"slices"
 	"sort"
@@ -37,6 +35,7 @@ import (
 
 	"github.com/argocd-k8s-federate/argocd-k8s-federate/internal/config"
 	"github.com/argocd-k8s-federate/argocd-k8s-federate/internal/generate"
+	"github.com/argocd-k8s-federate/argocd-k8s-federate/internal/oracletest"
 )
 
 // downstreamOwnIssuer is the downstream API server's own
@@ -420,7 +419,8 @@ func TestGeneratedObjectsDecodeStrictly(t *testing.T) {
 					continue
 				}
 				t.Run(f.Path, func(t *testing.T) {
-					for i, doc := range yamlDocuments(t, f.Content) {
+					for i, d := range oracletest.SplitDocuments(t, f.Path, f.Content) {
+						doc := d.YAML
 						var tm struct {
 							APIVersion string `json:"apiVersion"`
 							Kind       string `json:"kind"`
@@ -492,29 +492,6 @@ func allClusterWide(files []string) bool {
 		}
 	}
 	return true
-}
-
-// yamlDocuments splits a YAML stream, skipping documents with no content.
-func yamlDocuments(t *testing.T, data []byte) [][]byte {
-	t.Helper()
-	var docs [][]byte
-	r := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(data)))
-	for {
-		doc, err := r.Read()
-		if errors.Is(err, io.EOF) {
-			return docs
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		var v any
-		if err := utilyaml.Unmarshal(doc, &v); err != nil {
-			t.Fatalf("not YAML: %v", err)
-		}
-		if v != nil {
-			docs = append(docs, doc)
-		}
-	}
 }
 
 // checkClaimValidationRules evaluates an authenticator's claimValidationRules
