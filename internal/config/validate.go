@@ -256,7 +256,7 @@ func (f *Federation) resolveCA(errs *Errors, p string, ca *CertificateAuthority,
 		if !filepath.IsAbs(file) && f.Source != "" {
 			file = filepath.Join(filepath.Dir(f.Source), file)
 		}
-		b, err := readCAFile(file)
+		b, err := ReadCAFile(file)
 		if err != nil {
 			errs.add(path(p, field), "cannot read %s: %v (paths are relative to the config file)", file, err)
 			return
@@ -283,9 +283,10 @@ func (ca CertificateAuthority) field() string {
 	return "ca"
 }
 
-// readCAFile reads a CA file: a regular file of at most maxCABytes (a named
-// pipe or a device such as /dev/zero would block or never end).
-func readCAFile(file string) ([]byte, error) {
+// ReadCAFile reads a CA file: a regular file of at most maxCABytes (a named
+// pipe or a device such as /dev/zero would block or never end). Every CA file
+// the tools read goes through it.
+func ReadCAFile(file string) ([]byte, error) {
 	return fileio.ReadFile(file, maxCABytes)
 }
 

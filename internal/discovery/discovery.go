@@ -29,6 +29,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/argocd-k8s-federate/argocd-k8s-federate/internal/config"
 	"github.com/argocd-k8s-federate/argocd-k8s-federate/internal/fileio"
 )
 
@@ -287,13 +288,9 @@ func RefuseInsecureRedirect(req *http.Request, via []*http.Request) error {
 	return nil
 }
 
-// MaxCAFile caps a CA bundle file: a bundle of every public root is about
-// 200 KiB.
-const MaxCAFile = 1 << 20
-
-// ReadCAFile reads the PEM CA bundle that flag names, at most MaxCAFile.
+// ReadCAFile reads the PEM CA bundle that flag names (config.ReadCAFile).
 func ReadCAFile(flag, path string) ([]byte, error) {
-	b, err := fileio.ReadFile(path, MaxCAFile)
+	b, err := config.ReadCAFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", flag, err)
 	}
