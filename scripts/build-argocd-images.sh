@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds, with no container registry, the images an ArgoCD ARGOCD_VERSION
+# Builds, with no container registry, the images an ArgoCD ARGOCD_V3_VERSION
 # (versions.env) install needs in a kind cluster: the argocd image (the
 # multi-call binary built from the argo-cd Go module) and the redis image,
 # tagged exactly as the module's manifests/install.yaml names them, and a
@@ -12,17 +12,17 @@ set -euo pipefail
 . "$(dirname "$0")/lib-debian.sh"
 ensure_commands jq
 
-ARGOCD_MODULE=github.com/argoproj/argo-cd/v2
+ARGOCD_MODULE=github.com/argoproj/argo-cd/v3
 GIT_DAEMON_IMAGE="$PROJECT/git-daemon:$DEBIAN_SUITE"
 USAGE="usage: $(basename "$0") [-h]
-Builds the ArgoCD $ARGOCD_VERSION images offline (argocd and redis, tagged as
+Builds the ArgoCD $ARGOCD_V3_VERSION images offline (argocd and redis, tagged as
 install.yaml names them) and $GIT_DAEMON_IMAGE, and prints their names.
-The argocd binary is cached in $CACHE/argocd/$ARGOCD_VERSION/bin/."
+The argocd binary is cached in $CACHE/argocd/$ARGOCD_V3_VERSION/bin/."
 usage_check "$USAGE" "$@"
 (($# == 0)) || die "no arguments expected
 $USAGE"
 
-VERSION=$ARGOCD_VERSION
+VERSION=$ARGOCD_V3_VERSION
 ROOT="$CACHE/argocd/$VERSION"
 BIN="$ROOT/bin"
 SRC="$ROOT/src"

@@ -35,8 +35,8 @@ awk '/-----BEGIN CERTIFICATE-----/ {skip=1; sub(/-----BEGIN CERTIFICATE-----.*/,
      skip && /-----END CERTIFICATE-----/ {skip=0; next}
      !skip {print}' "$first/apiserver/authentication-config.yaml"
 
-section "4. Upstream: ArgoCD $ARGOCD_VERSION install manifests + the generated Component"
-argocd_dir=$(go mod download -json "github.com/argoproj/argo-cd/v2@$ARGOCD_VERSION" | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p')
+section "4. Upstream: ArgoCD $ARGOCD_V3_MANIFESTS_VERSION install manifests + the generated Component"
+argocd_dir=$(go mod download -json "github.com/argoproj/argo-cd/v3@$ARGOCD_V3_MANIFESTS_VERSION" | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p')
 [[ -f "$argocd_dir/manifests/install.yaml" ]] || die "ArgoCD's install manifests not found in the module cache ($argocd_dir)"
 mkdir -p "$OUT/argocd"
 cp "$argocd_dir/manifests/install.yaml" "$OUT/argocd/install.yaml"

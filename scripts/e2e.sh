@@ -2,7 +2,7 @@
 # The end-to-end test (make e2e): ArgoCD in a kind cluster "up" deploys into a
 # kind cluster "down" through the federated identity, offline. Installs and
 # starts Docker, builds (or takes from the cache) every image the test needs,
-# then runs e2e/kind (go test -tags e2e). Safe to run again: nothing cached is
+# then runs e2e/argocdv3/kind (go test -tags e2e). Safe to run again: nothing cached is
 # rebuilt, and the test replaces clusters left by an earlier run.
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib.sh
@@ -15,7 +15,7 @@ Runs the end-to-end test on two kind clusters (up, down): Docker (installed
 and started when needed, as root), the kind node image, the ArgoCD images,
 the plugin image argocd-k8s-federate-plugin:e2e, the CLI image
 argocd-k8s-federate:e2e, then
-  cd e2e && go test -tags e2e -run TestE2E -count=1 -timeout 60m -v ./kind/
+  cd e2e/argocdv3 && go test -tags e2e -run TestE2E -count=1 -timeout 60m -v ./kind/
 Environment: E2E_KEEP=1 keeps the clusters and the work directory;
 GO_TEST_FLAGS adds go test flags."
 usage_check "$USAGE" "$@"
@@ -61,7 +61,7 @@ workload_image() {
 }
 
 run_test() {
-	cd "$REPO_ROOT/e2e"
+	cd "$REPO_ROOT/e2e/argocdv3"
 	# -count=1: a passing run must never be a cached result.
 	# shellcheck disable=SC2086 # GO_TEST_FLAGS is a list of flags
 	KUBECTL=$KUBECTL E2E_PLUGIN_IMAGE=$PLUGIN_IMAGE E2E_CLI_IMAGE=$CLI_IMAGE E2E_WORKLOAD_IMAGE=$WORKLOAD_IMAGE \

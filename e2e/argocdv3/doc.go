@@ -1,4 +1,6 @@
-// Package argocdv3 is ArgoCD v3's oracle: ArgoCD v3's own
+// Package argocdv3 is ArgoCD v3's module: its oracle here, and the
+// end-to-end test in kind/, which installs that ArgoCD v3 in a kind cluster.
+// The oracle: ArgoCD v3's own
 // util/db.SecretToCluster and Cluster.RawRestConfig, at the version
 // scripts/versions.env pins as ARGOCD_V3_VERSION, parse every generated
 // cluster Secret, and client-go builds a transport from the result. The

@@ -1,5 +1,6 @@
 // Package kind is the end-to-end test of argocd-k8s-federate on two kind
-// clusters: ArgoCD in "up", patched by the generated Component, deploys into
+// clusters: ArgoCD v3 (ARGOCD_V3_VERSION in scripts/versions.env, its images
+// built offline from the argo-cd/v3 module this module requires) in "up", patched by the generated Component, deploys into
 // "down", whose API server trusts up's service-account issuer through the
 // generated AuthenticationConfiguration. No secret is shared between them.
 //
@@ -10,7 +11,7 @@
 //
 // or, with everything in place:
 //
-//	cd e2e && go test -tags e2e -run TestE2E -timeout 60m -v ./kind/
+//	cd e2e/argocdv3 && go test -tags e2e -run TestE2E -timeout 60m -v ./kind/
 //
 // The test files carry the "e2e" build constraint, so go test ./... and
 // make test do not run them.

@@ -16,8 +16,8 @@ import (
 	"testing"
 	"time"
 
-	argoappv1 "github.com/argoproj/argo-cd/v2/pkg/apis/application/v1alpha1"
-	argoclient "github.com/argoproj/argo-cd/v2/pkg/client/clientset/versioned"
+	argoappv1 "github.com/argoproj/argo-cd/v3/pkg/apis/application/v1alpha1"
+	argoclient "github.com/argoproj/argo-cd/v3/pkg/client/clientset/versioned"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
@@ -48,7 +48,7 @@ type env struct {
 	cliImage              string
 	workloadImage         string
 	gitDaemonImage        string
-	argocdModule          string // the argo-cd/v2 module's directory in the module cache
+	argocdModule          string // the argo-cd/v3 module's directory in the module cache
 
 	up, down kindCluster
 	out      string // the generated tree (pass 2)
@@ -73,9 +73,9 @@ func (e *env) preflight() {
 	if e.versions, err = testenv.Versions(); err != nil {
 		t.Fatal(err)
 	}
-	k8s, suite, argocd := e.versions["KUBERNETES_VERSION"], e.versions["DEBIAN_SUITE"], e.versions["ARGOCD_VERSION"]
+	k8s, suite, argocd := e.versions["KUBERNETES_VERSION"], e.versions["DEBIAN_SUITE"], e.versions["ARGOCD_V3_VERSION"]
 	if k8s == "" || suite == "" || argocd == "" {
-		t.Fatalf("scripts/versions.env lacks KUBERNETES_VERSION, DEBIAN_SUITE or ARGOCD_VERSION: %v", e.versions)
+		t.Fatalf("scripts/versions.env lacks KUBERNETES_VERSION, DEBIAN_SUITE or ARGOCD_V3_VERSION: %v", e.versions)
 	}
 	e.nodeImage = "argocd-k8s-federate/kind-node:" + k8s
 	e.gitDaemonImage = "argocd-k8s-federate/git-daemon:" + suite
@@ -88,13 +88,13 @@ func (e *env) preflight() {
 	e.kubectlBin = testenv.Binary(t, "kubectl")
 
 	// ArgoCD's manifests come from the module the e2e module builds with.
-	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "github.com/argoproj/argo-cd/v2").Output()
+	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "github.com/argoproj/argo-cd/v3").Output()
 	if err != nil || len(bytes.TrimSpace(out)) == 0 {
-		t.Fatalf("go list -m github.com/argoproj/argo-cd/v2: %v %s", err, out)
+		t.Fatalf("go list -m github.com/argoproj/argo-cd/v3: %v %s", err, out)
 	}
 	e.argocdModule = string(bytes.TrimSpace(out))
 	if !strings.HasSuffix(e.argocdModule, "@"+argocd) {
-		t.Fatalf("the e2e module builds with %s, but versions.env says ARGOCD_VERSION=%s", e.argocdModule, argocd)
+		t.Fatalf("the e2e/argocdv3 module builds with %s, but versions.env says ARGOCD_V3_VERSION=%s", e.argocdModule, argocd)
 	}
 
 	// The real CLI, built from this checkout.
@@ -369,7 +369,7 @@ func (e *env) loadInto(clusterName string, images ...string) {
 
 // prepareArgoCDKustomization lays out what a platform engineer keeps in Git:
 // the kustomization of testdata/argocd, ArgoCD's install.yaml from the
-// argo-cd/v2 module, next to the generated tree (../out/upstream/up).
+// argo-cd/v3 module, next to the generated tree (../out/upstream/up).
 func (e *env) prepareArgoCDKustomization() {
 	dir := filepath.Join(e.work, "argocd")
 	for _, f := range []string{"kustomization.yaml", "namespace.yaml"} {
