@@ -179,3 +179,22 @@ Example (an ArgoCD cluster Secret's config):
 	o.AddFlags(c.flags)
 	return c
 }
+
+// The upstream objects that let a pod's service account use token-request,
+// named here because the plugin's errors name them and generate writes them.
+const (
+	// TokenRequestFile is the file, in upstream/<hub>/, that holds the Roles
+	// and RoleBindings (and the admission policy that fences the audiences).
+	TokenRequestFile = "token-request.yaml"
+	// AudiencesConfigMap lists, as its data keys, the audiences the hub's
+	// service accounts may request tokens for.
+	AudiencesConfigMap = "argocd-k8s-federate-token-audiences"
+	// AudiencesFile is the file, in upstream/<hub>/, of AudiencesConfigMap.
+	AudiencesFile = "token-audiences.yaml"
+)
+
+// TokenRequestRoleName is the Role that lets serviceAccount create tokens
+// for itself, and only for itself.
+func TokenRequestRoleName(serviceAccount string) string {
+	return "argocd-k8s-federate-token-" + serviceAccount
+}
