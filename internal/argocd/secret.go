@@ -90,11 +90,8 @@ func For(f *config.Federation, d *config.Downstream) *ClusterSecret {
 		Server:      d.Server,
 		Project:     d.ArgoCD.Project,
 		Exec: &ExecProviderConfig{
-			Command: u.Plugin.CommandPath(),
-			Args: plugin.TokenFileOptions{
-				File: f.TokenPath(d), Audience: d.Audience, Issuer: u.Issuer,
-				Policy: credential.DefaultPolicy(),
-			}.Args(),
+			Command:     u.Plugin.CommandPath(),
+			Args:        pluginArgs(f, d),
 			APIVersion:  credential.APIVersionV1,
 			InstallHint: installHint(u),
 		},
@@ -109,6 +106,21 @@ func For(f *config.Federation, d *config.Downstream) *ClusterSecret {
 		s.ClusterResources = "false"
 	}
 	return s
+}
+
+// pluginArgs is the plugin's command line for d: token-file on the
+// projected token, or token-request for d's audience.
+func pluginArgs(f *config.Federation, d *config.Downstream) []string {
+	u := &f.Upstream
+	if d.UsesTokenRequest() {
+		o := plugin.DefaultTokenRequestOptions()
+		o.Audience, o.Issuer, o.ExpirationSeconds = d.Audience, u.Issuer, u.Token.ExpirationSeconds
+		return o.Args()
+	}
+	return plugin.TokenFileOptions{
+		File: f.TokenPath(d), Audience: d.Audience, Issuer: u.Issuer,
+		Policy: credential.DefaultPolicy(),
+	}.Args()
 }
 
 func installHint(u *config.Upstream) string {
@@ -130,6 +142,25 @@ func (s *ClusterSecret) TokenFile() (plugin.TokenFileOptions, error) {
 		return plugin.TokenFileOptions{}, fmt.Errorf("no execProviderConfig")
 	}
 	return plugin.ParseTokenFileArgs(s.Exec.Args)
+}
+
+// TokenRequest is what the plugin's command line in Exec says when it runs
+// token-request. It fails when Exec does not run token-request or its
+// arguments do not parse as the plugin parses them.
+func (s *ClusterSecret) TokenRequest() (plugin.TokenRequestOptions, error) {
+	if s.Exec == nil {
+		return plugin.TokenRequestOptions{}, fmt.Errorf("no execProviderConfig")
+	}
+	return plugin.ParseTokenRequestArgs(s.Exec.Args)
+}
+
+// PluginCommand is the plugin command Exec runs (token-file,
+// token-request), or "" when there is no exec config or no argument.
+func (s *ClusterSecret) PluginCommand() string {
+	if s.Exec == nil || len(s.Exec.Args) == 0 {
+		return ""
+	}
+	return s.Exec.Args[0]
 }
 
 // config is the Secret's "config" key: how ArgoCD connects.

@@ -19,9 +19,13 @@ func TestRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for i := range f.Downstreams {
-		d := &f.Downstreams[i]
-		t.Run(d.Name, func(t *testing.T) {
+	for i := range 2 * len(f.Downstreams) {
+		d := f.Downstreams[i%len(f.Downstreams)]
+		if i >= len(f.Downstreams) {
+			d.TokenSource = config.SourceTokenRequest
+		}
+		t.Run(d.Name+"/"+d.TokenSource, func(t *testing.T) {
+			d := &d
 			want := argocd.For(f, d)
 			obj, err := want.Object()
 			if err != nil {
@@ -55,11 +59,26 @@ func TestRoundTrip(t *testing.T) {
 				if diff := cmp.Diff(want, got); diff != "" {
 					t.Errorf("%s: Parse(Object(For())) (-want +got):\n%s", name, diff)
 				}
+				if d.UsesTokenRequest() {
+					args, err := got.TokenRequest()
+					if err != nil {
+						t.Fatal(err)
+					}
+					if got.PluginCommand() != "token-request" || args.Audience != d.Audience || args.Issuer != f.Upstream.Issuer ||
+						args.ExpirationSeconds != f.Upstream.Token.ExpirationSeconds {
+						t.Errorf("%s: plugin arguments %+v, want token-request --audience %s --issuer %s --expiration-seconds %d",
+							name, args, d.Audience, f.Upstream.Issuer, f.Upstream.Token.ExpirationSeconds)
+					}
+					if _, err := got.TokenFile(); err == nil {
+						t.Errorf("%s: TokenFile() of token-request's arguments: want an error", name)
+					}
+					continue
+				}
 				args, err := got.TokenFile()
 				if err != nil {
 					t.Fatal(err)
 				}
-				if args.File != f.TokenPath(d) || args.Audience != d.Audience || args.Issuer != f.Upstream.Issuer {
+				if got.PluginCommand() != "token-file" || args.File != f.TokenPath(d) || args.Audience != d.Audience || args.Issuer != f.Upstream.Issuer {
 					t.Errorf("%s: plugin arguments %+v, want --file %s --audience %s --issuer %s", name, args, f.TokenPath(d), d.Audience, f.Upstream.Issuer)
 				}
 			}

@@ -24,7 +24,7 @@ func TestLoadDefaults(t *testing.T) {
 			Controller: Workload{Kind: "StatefulSet", Name: "argocd-application-controller", Container: "argocd-application-controller", ServiceAccount: "argocd-application-controller"},
 			Server:     Workload{Kind: "Deployment", Name: "argocd-server", Container: "argocd-server", ServiceAccount: "argocd-server"},
 		},
-		Token:  Token{MountPath: "/var/run/secrets/argocd-k8s-federate", ExpirationSeconds: 3600},
+		Token:  Token{Source: "Projected", MountPath: "/var/run/secrets/argocd-k8s-federate", ExpirationSeconds: 3600},
 		Plugin: Plugin{Delivery: "InitContainer", Image: DefaultImage(), ImagePullPolicy: "IfNotPresent", Dir: "/var/run/argocd-k8s-federate"},
 	}
 	if diff := cmp.Diff(want, u, cmp.AllowUnexported(CertificateAuthority{})); diff != "" {
@@ -328,12 +328,20 @@ func TestWarnings(t *testing.T) {
 		t.Fatal(err)
 	}
 	w := f.Warnings()
-	if len(w) != 1 || !strings.Contains(w[0], "consider upstream.token.sharedAudience") {
-		t.Errorf("want one shared-audience warning, got %q", w)
+	if len(w) != 1 || !strings.Contains(w[0], "upstream.token.source: TokenRequest, or upstream.token.sharedAudience") {
+		t.Errorf("want one many-audiences warning, got %q", w)
 	}
 	f.Upstream.Token.SharedAudience = "fleet"
 	if w := f.Warnings(); len(w) != 0 {
 		t.Errorf("shared-audience mode still warns: %q", w)
+	}
+	// The pod templates do not grow with token-request downstreams.
+	f.Upstream.Token.SharedAudience = ""
+	for i := range f.Downstreams {
+		f.Downstreams[i].TokenSource = SourceTokenRequest
+	}
+	if w := f.Warnings(); len(w) != 0 {
+		t.Errorf("token-request mode still warns: %q", w)
 	}
 }
 

@@ -42,6 +42,7 @@ func (f *Federation) Default() {
 	}
 	defaultWorkload(&u.ArgoCD.Controller, KindStatefulSet, DefaultControllerName)
 	defaultWorkload(&u.ArgoCD.Server, KindDeployment, DefaultServerName)
+	setDefault(&u.Token.Source, SourceProjected)
 	setDefault(&u.Token.MountPath, DefaultTokenMountPath)
 	if u.Token.ExpirationSeconds == 0 {
 		u.Token.ExpirationSeconds = DefaultExpirationSeconds
@@ -58,6 +59,7 @@ func (f *Federation) Default() {
 			setDefault(&d.Audience, u.Token.SharedAudience)
 		}
 		setDefault(&d.Audience, d.Name)
+		setDefault(&d.TokenSource, u.Token.Source)
 		if u.Name != "" {
 			setDefault(&d.UsernamePrefix, u.Name+":")
 		}

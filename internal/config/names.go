@@ -37,6 +37,33 @@ func (p Plugin) CommandPath() string {
 	return p.Dir + "/" + plugin.Name
 }
 
+// UsesTokenRequest reports whether the plugin asks the TokenRequest API for
+// d's tokens (token-request) rather than reading a projected token.
+func (d *Downstream) UsesTokenRequest() bool { return d.TokenSource == SourceTokenRequest }
+
+// Projected are the downstreams whose tokens the kubelet projects into the
+// ArgoCD pods: the ones the pod templates depend on.
+func (f *Federation) Projected() []*Downstream {
+	var out []*Downstream
+	for i := range f.Downstreams {
+		if d := &f.Downstreams[i]; !d.UsesTokenRequest() {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+// TokenRequested are the downstreams whose tokens the plugin requests.
+func (f *Federation) TokenRequested() []*Downstream {
+	var out []*Downstream
+	for i := range f.Downstreams {
+		if d := &f.Downstreams[i]; d.UsesTokenRequest() {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
 // TokenPath is the absolute path of a downstream's token in the pods.
 func (f *Federation) TokenPath(d *Downstream) string {
 	return plugin.TokenPath(f.Upstream.Token.MountPath, d.Audience)

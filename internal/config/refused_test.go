@@ -273,6 +273,10 @@ func TestLooseURLsRefused(t *testing.T) {
 		{name: "audience with zero-width joiner", edit: audience("prod\u200d"), path: "downstreams[0].audience", want: []string{audienceChars}},
 		{name: "shared audience with quote", edit: func(t *testing.T, f *Federation) { f.Upstream.Token.SharedAudience = "fleet'" },
 			path: "upstream.token.sharedAudience", want: []string{audienceChars}},
+		{name: "token source misspelt", edit: func(t *testing.T, f *Federation) { f.Upstream.Token.Source = "tokenrequest" },
+			path: "upstream.token.source", want: []string{`is "tokenrequest"; must be Projected`, "or TokenRequest"}},
+		{name: "downstream token source unknown", edit: func(t *testing.T, f *Federation) { f.Downstreams[0].TokenSource = "Secret" },
+			path: "downstreams[0].tokenSource", want: []string{`is "Secret"; must be Projected`}},
 		{name: "oidcCAFile with shell", edit: func(t *testing.T, f *Federation) { f.Downstreams[0].APIServer.OIDCCAFile = "/etc/$(id)/ca.crt" },
 			path: "downstreams[0].apiServer.oidcCAFile", want: []string{"may hold only ASCII letters, digits and - _ . : / @ (it is written as is into the --oidc-ca-file flag)"}},
 	})

@@ -122,8 +122,25 @@ func (a ArgoCD) Workloads() []Workload {
 	return []Workload{a.Controller}
 }
 
-// Token configures the projected service-account tokens.
+// Token sources: where the plugin gets a downstream's token.
+const (
+	// SourceProjected: the kubelet keeps one projected service-account
+	// token per audience in a volume of the ArgoCD pods; the plugin reads it
+	// (token-file). Adding a downstream changes the pod templates.
+	SourceProjected = "Projected"
+	// SourceTokenRequest: the plugin asks the upstream API server for a
+	// token bound to its pod (token-request). Adding a downstream changes no
+	// pod template; the service accounts get "create" on their own
+	// serviceaccounts/token and admission limits the audiences.
+	SourceTokenRequest = "TokenRequest"
+)
+
+// Token configures the service-account tokens the downstreams accept.
 type Token struct {
+	// Source is the token source of every downstream that does not choose
+	// its own: Projected (default) or TokenRequest. See docs/config.md for
+	// when to pick which.
+	Source string `json:"source,omitempty"`
 	// MountPath is the directory the projected token volume is mounted at;
 	// each audience's token is a file in it. Default
 	// /var/run/secrets/argocd-k8s-federate.
@@ -173,6 +190,9 @@ type Downstream struct {
 	// Audience of this downstream's tokens. Default: Name (or the upstream's
 	// token.sharedAudience).
 	Audience string `json:"audience,omitempty"`
+	// TokenSource overrides upstream.token.source for this downstream
+	// (Projected or TokenRequest), e.g. to move a fleet one cluster at a time.
+	TokenSource string `json:"tokenSource,omitempty"`
 	// UsernamePrefix the downstream puts before the token's sub. Default
 	// "<upstream name>:". Never empty, never starting with "system:".
 	UsernamePrefix string `json:"usernamePrefix,omitempty"`

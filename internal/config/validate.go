@@ -37,6 +37,16 @@ var (
 // flagSafeChars says in words what flagSafe accepts.
 const flagSafeChars = "ASCII letters, digits and - _ . : / @"
 
+// TokenSources are the values of upstream.token.source and
+// downstreams[].tokenSource.
+var TokenSources = []string{SourceProjected, SourceTokenRequest}
+
+func checkTokenSource(errs *Errors, p, v string) {
+	if !slices.Contains(TokenSources, v) {
+		errs.add(p, "is %q; must be %s (the kubelet projects one token per audience into the ArgoCD pods) or %s (the plugin asks the API server for each token; adding a downstream restarts nothing)", v, SourceProjected, SourceTokenRequest)
+	}
+}
+
 // Presets are the reviewed roles shipped in rbac/.
 var Presets = []string{PresetViewer}
 
@@ -94,6 +104,9 @@ func (f *Federation) validate(errs *Errors) {
 			continue
 		}
 		audiences[d.Audience] = i
+		if d.UsesTokenRequest() {
+			continue // no token file
+		}
 		file := plugin.TokenFileName(d.Audience)
 		if other, ok := tokenFiles[file]; ok {
 			errs.add(path(p, "audience"), "%q and %q map to the same token file name %q; choose audiences that differ in letters or digits", d.Audience, other, file)
@@ -132,6 +145,7 @@ func (f *Federation) validateUpstream(errs *Errors, p string) {
 	}
 
 	t := &u.Token
+	checkTokenSource(errs, path(p, "token.source"), t.Source)
 	checkAbsPath(errs, path(p, "token.mountPath"), t.MountPath)
 	if t.ExpirationSeconds < MinExpirationSeconds || t.ExpirationSeconds > MaxExpirationSeconds {
 		errs.add(path(p, "token.expirationSeconds"), "is %d; must be between %d (the kubelet's minimum) and %d", t.ExpirationSeconds, MinExpirationSeconds, MaxExpirationSeconds)
@@ -184,6 +198,7 @@ func (f *Federation) validateDownstream(errs *Errors, p string, d *Downstream) {
 		checkAudience(errs, path(p, "audience"), d.Audience)
 	}
 	checkPrefix(errs, path(p, "usernamePrefix"), d.UsernamePrefix)
+	checkTokenSource(errs, path(p, "tokenSource"), d.TokenSource)
 
 	a := &d.Access
 	ap := path(p, "access")
@@ -537,8 +552,8 @@ func ValidateSet(feds []*Federation) error {
 // Warnings are advice that does not stop generation.
 func (f *Federation) Warnings() []string {
 	var w []string
-	if f.Upstream.Token.SharedAudience == "" && len(f.Downstreams) > ManyAudiences {
-		w = append(w, fmt.Sprintf("%s: %d downstreams with their own audience: every ArgoCD pod keeps %d projected tokens fresh; for large fleets consider upstream.token.sharedAudience (see docs/config.md for the trade-off)", f.Source, len(f.Downstreams), len(f.Downstreams)))
+	if n := len(f.Projected()); f.Upstream.Token.SharedAudience == "" && n > ManyAudiences {
+		w = append(w, fmt.Sprintf("%s: %d downstreams with their own projected audience: every ArgoCD pod keeps %d projected tokens fresh, and each downstream added restarts the controller; for large fleets consider upstream.token.source: %s, or upstream.token.sharedAudience (see docs/config.md for the trade-off)", f.Source, n, n, SourceTokenRequest))
 	}
 	for i, d := range f.Downstreams {
 		if d.Access.ClusterWide {

@@ -32,6 +32,8 @@ var goldenCases = []struct {
 	{"minimal", []string{"testdata/minimal/federation.yaml"}, "testdata/minimal/golden"},
 	{"multi-hub", []string{"testdata/multi-hub/hub-a.yaml", "testdata/multi-hub/hub-b.yaml"}, "testdata/multi-hub/golden"},
 	{"preinstalled-shared", []string{"testdata/preinstalled-shared/federation.yaml"}, "testdata/preinstalled-shared/golden"},
+	{"token-request", []string{"testdata/token-request/federation.yaml"}, "testdata/token-request/golden"},
+	{"token-request-only", []string{"testdata/token-request-only/federation.yaml"}, "testdata/token-request-only/golden"},
 	// The shipped example's tree is manifests/: what a reader looks at.
 	{"example", []string{"../../examples/federation.yaml"}, "../../manifests"},
 }

@@ -19,6 +19,9 @@ const HelmValuesFile = "helm-values.yaml"
 type helmValues struct {
 	Controller helmComponent  `json:"controller"`
 	Server     *helmComponent `json:"server,omitempty"`
+	// ExtraObjects are the token-request source's RBAC, admission policy
+	// and audiences ConfigMap: the chart renders them as they are.
+	ExtraObjects []any `json:"extraObjects,omitempty"`
 }
 
 type helmComponent struct {
@@ -42,6 +45,9 @@ func (t *Tree) helmValuesFile(dir string, f *config.Federation, entries [][]byte
 		server := v.Controller
 		v.Server = &server
 	}
+	if len(f.TokenRequested()) > 0 {
+		v.ExtraObjects = append(tokenRequestObjects(f), audiencesConfigMap(f))
+	}
 	pods, err := toYAML(v)
 	if err != nil {
 		return fmt.Errorf("render %s%s: %w", dir, HelmValuesFile, err)
@@ -57,7 +63,7 @@ argocd-cluster-<name>). Give it after your own values:
   helm upgrade --install argocd argo/argo-cd -n %s -f your-values.yaml -f %s
 
 Helm replaces lists: if your values set controller or server initContainers,
-volumes or volumeMounts, add these entries to yours instead.
+volumes, volumeMounts or extraObjects, add these entries to yours instead.
 `, u.ArgoCD.Namespace, HelmValuesFile)))
 	b.WriteString("configs:\n  clusterCredentials:\n")
 	for _, e := range entries {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/argocd-k8s-federate/argocd-k8s-federate/internal/config"
+	"github.com/argocd-k8s-federate/argocd-k8s-federate/internal/plugin"
 )
 
 // OperatorPatchFile is the patch of argocd-operator's ArgoCD resource, in
@@ -29,6 +30,14 @@ type operatorComponent struct {
 	Volumes        []volume      `json:"volumes"`
 	VolumeMounts   []volumeMount `json:"volumeMounts"`
 	RespectRBAC    string        `json:"respectRBAC,omitempty"`
+}
+
+// operatorAlso names the other plain manifests an operator user applies.
+func operatorAlso(f *config.Federation) string {
+	if len(f.TokenRequested()) == 0 {
+		return ""
+	}
+	return ", and " + plugin.TokenRequestFile + " and " + plugin.AudiencesFile
 }
 
 // operatorPatch renders upstream/<hub>/argocd-operator-patch.yaml.
@@ -59,9 +68,9 @@ the federation. Merge it into that resource where you keep it, or patch it:
 
 A merge patch replaces lists: if your ArgoCD already sets controller or server
 initContainers, volumes or volumeMounts, add these entries to yours instead.
-Apply the cluster Secrets of this directory (cluster-*.yaml) beside it; the
+Apply the cluster Secrets of this directory (cluster-*.yaml) beside it%s; the
 Component (kustomization.yaml) is for ArgoCD installed with kustomize.
-`, op.Name, u.ArgoCD.Namespace, op.Name, OperatorPatchFile)
+`, op.Name, u.ArgoCD.Namespace, op.Name, OperatorPatchFile, operatorAlso(f))
 	t.add(dir+OperatorPatchFile, []byte(Header+comment(note)+string(y)))
 	return nil
 }

@@ -14,36 +14,16 @@ import (
 )
 
 // upstream renders upstream/<name>/: a kustomize Component that patches the
-// ArgoCD controller and server with the projected tokens and the plugin, and
-// holds one ArgoCD cluster Secret per downstream.
+// ArgoCD controller and server with the plugin and the projected tokens, and
+// holds one ArgoCD cluster Secret per downstream (and, for token-request
+// downstreams, the RBAC, admission policy and audiences ConfigMap).
 func (t *Tree) upstream(ctx context.Context, f *config.Federation) error {
 	u := &f.Upstream
 	dir := "upstream/" + u.Name + "/"
 	k := kustomization{typeMeta: typeMeta{APIVersion: "kustomize.config.k8s.io/v1alpha1", Kind: "Component"}}
 
-	// Each patch selects its target by kind and name, in any namespace (the
-	// manifests have none until the GitOps kustomization sets one, Helm's
-	// output has one), and a guard makes the build fail where it did not
-	// land on the running workload's main container.
-	for _, w := range u.ArgoCD.Workloads() {
-		name := "patch-" + strings.ToLower(w.Kind) + "-" + w.Name + ".yaml"
-		if err := t.addYAML(dir+name, workloadPatchFor(f, w)); err != nil {
-			return err
-		}
-		sel := selector{Group: "apps", Kind: w.Kind, Name: w.Name}
-		k.Patches = append(k.Patches, patch{Path: name, Target: exactly(sel)})
-		main := "spec.template.spec.containers.[name=" + w.Container + "]"
-		k.Replacements = append(k.Replacements,
-			guard(sel, main+".image"),
-			guard(sel, main+".volumeMounts.[name="+TokenVolume+"].mountPath"))
-	}
-
-	if namespaced(f) {
-		name := "patch-configmap-argocd-cm.yaml"
-		t.add(dir+name, []byte(Header+respectRBACPatch))
-		sel := selector{Version: "v1", Kind: "ConfigMap", Name: "argocd-cm"}
-		k.Patches = append(k.Patches, patch{Path: name, Target: exactly(sel)})
-		k.Replacements = append(k.Replacements, guard(sel, "data.[resource.respectRBAC]"))
+	if err := t.podPatches(dir, f, &k); err != nil {
+		return err
 	}
 
 	downstreams := append([]config.Downstream(nil), f.Downstreams...)
@@ -76,6 +56,11 @@ func (t *Tree) upstream(ctx context.Context, f *config.Federation) error {
 		t.Files = append(t.Files, secrets[i].Files...)
 		k.Resources = append(k.Resources, downstreams[i].ArgoCD.SecretName+".yaml")
 	}
+	files, err := t.tokenRequestFiles(dir, f)
+	if err != nil {
+		return err
+	}
+	k.Resources = append(k.Resources, files...)
 	if u.ArgoCD.Operator != nil {
 		if err := t.operatorPatch(dir, f); err != nil {
 			return err
@@ -84,11 +69,49 @@ func (t *Tree) upstream(ctx context.Context, f *config.Federation) error {
 	if err := t.helmValuesFile(dir, f, helm); err != nil {
 		return err
 	}
+	return t.addKustomization(dir, k)
+}
+
+// addKustomization renders dir's kustomization.yaml.
+func (t *Tree) addKustomization(dir string, k kustomization) error {
 	y, err := toYAML(k)
 	if err != nil {
 		return fmt.Errorf("render %skustomization.yaml: %w", dir, err)
 	}
 	t.add(dir+"kustomization.yaml", []byte(Header+componentComment+string(y)))
+	return nil
+}
+
+// podPatches adds to dir, and to k, the patches of the ArgoCD pods (the
+// plugin, and the projected tokens of the downstreams that use them) and of
+// argocd-cm, each with its guards. Each patch selects its target by kind and
+// name, in any namespace (the manifests have none until the GitOps
+// kustomization sets one, Helm's output has one), and a guard makes the
+// build fail where it did not land on the running workload's main container.
+func (t *Tree) podPatches(dir string, f *config.Federation, k *kustomization) error {
+	a := podAdditionsFor(f)
+	if len(a.Mounts) > 0 {
+		for _, w := range f.Upstream.ArgoCD.Workloads() {
+			name := "patch-" + strings.ToLower(w.Kind) + "-" + w.Name + ".yaml"
+			if err := t.addYAML(dir+name, workloadPatchFor(w, a)); err != nil {
+				return err
+			}
+			sel := selector{Group: "apps", Kind: w.Kind, Name: w.Name}
+			k.Patches = append(k.Patches, patch{Path: name, Target: exactly(sel)})
+			main := "spec.template.spec.containers.[name=" + w.Container + "]"
+			// The first mount stands for all: the patch adds them together.
+			k.Replacements = append(k.Replacements,
+				guard(sel, main+".image"),
+				guard(sel, main+".volumeMounts.[name="+a.Mounts[0].Name+"].mountPath"))
+		}
+	}
+	if namespaced(f) {
+		name := "patch-configmap-argocd-cm.yaml"
+		t.add(dir+name, []byte(Header+respectRBACPatch))
+		sel := selector{Version: "v1", Kind: "ConfigMap", Name: "argocd-cm"}
+		k.Patches = append(k.Patches, patch{Path: name, Target: exactly(sel)})
+		k.Replacements = append(k.Replacements, guard(sel, "data.[resource.respectRBAC]"))
+	}
 	return nil
 }
 
@@ -147,11 +170,12 @@ func namespaced(f *config.Federation) bool {
 	return false
 }
 
-// audiences are the distinct token audiences of a federation, sorted.
-func audiences(f *config.Federation) []string {
+// projectedAudiences are the distinct audiences of the projected tokens,
+// sorted: one volume source each.
+func projectedAudiences(f *config.Federation) []string {
 	seen := map[string]bool{}
 	var out []string
-	for _, d := range f.Downstreams {
+	for _, d := range f.Projected() {
 		if !seen[d.Audience] {
 			seen[d.Audience] = true
 			out = append(out, d.Audience)
@@ -163,7 +187,8 @@ func audiences(f *config.Federation) []string {
 
 // podAdditions is what every ArgoCD pod that runs the plugin gets, whatever
 // way ArgoCD is installed: the projected token volume (one source per
-// audience), the plugin's volume and the init container that fills it
+// audience of the downstreams with projected tokens; none when every
+// downstream uses token-request), the plugin's volume and the init container that fills it
 // (delivery InitContainer), and the mounts of the main container. The
 // Component's patches, and every other upstream output, are made of it.
 type podAdditions struct {
@@ -176,15 +201,17 @@ func podAdditionsFor(f *config.Federation) podAdditions {
 	u := &f.Upstream
 	var a podAdditions
 	var sources []projectedSource
-	for _, aud := range audiences(f) {
+	for _, aud := range projectedAudiences(f) {
 		sources = append(sources, projectedSource{ServiceAccountToken: serviceAccountToken{
 			Audience:          aud,
 			ExpirationSeconds: u.Token.ExpirationSeconds,
 			Path:              plugin.TokenFileName(aud),
 		}})
 	}
-	a.Volumes = append(a.Volumes, volume{Name: TokenVolume, Projected: &projected{Sources: sources}})
-	a.Mounts = []volumeMount{{Name: TokenVolume, MountPath: u.Token.MountPath, ReadOnly: true}}
+	if len(sources) > 0 {
+		a.Volumes = append(a.Volumes, volume{Name: TokenVolume, Projected: &projected{Sources: sources}})
+		a.Mounts = []volumeMount{{Name: TokenVolume, MountPath: u.Token.MountPath, ReadOnly: true}}
+	}
 
 	if u.Plugin.Delivery == config.DeliveryInitContainer {
 		a.Volumes = append(a.Volumes, volume{Name: PluginVolume, EmptyDir: &emptyDir{SizeLimit: "64Mi"}})
@@ -209,15 +236,14 @@ func podAdditionsFor(f *config.Federation) podAdditions {
 }
 
 // workloadPatchFor is the strategic-merge patch that gives one ArgoCD
-// workload its tokens and the plugin.
-func workloadPatchFor(f *config.Federation, w config.Workload) workloadPatch {
+// workload the additions a: its tokens and the plugin.
+func workloadPatchFor(w config.Workload, a podAdditions) workloadPatch {
 	p := workloadPatch{
 		typeMeta: typeMeta{APIVersion: "apps/v1", Kind: w.Kind},
 		// No namespace: the patch must match ArgoCD's install manifests,
 		// which carry none until the GitOps repo's kustomization sets it.
 		Metadata: objectMeta{Name: w.Name},
 	}
-	a := podAdditionsFor(f)
 	spec := &p.Spec.Template.Spec
 	spec.Volumes = a.Volumes
 	spec.InitContainers = a.InitContainers
