@@ -22,7 +22,7 @@ type validatingAdmissionPolicy struct {
 	typeMeta `json:",inline"`
 	Metadata objectMeta `json:"metadata"`
 	Spec     struct {
-		FailurePolicy    string `json:"failurePolicy"`
+		FailurePolicy    string   `json:"failurePolicy"`
 		ParamKind        typeMeta `json:"paramKind"`
 		MatchConstraints struct {
 			ResourceRules []resourceRule `json:"resourceRules"`
