@@ -2,12 +2,15 @@ package oracle
 
 import (
 	"encoding/json"
+	"errors"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
 	"helm.sh/helm/v3/pkg/chart"
 	"helm.sh/helm/v3/pkg/chart/loader"
 	"helm.sh/helm/v3/pkg/chartutil"
@@ -43,8 +46,8 @@ func TestHelmChartWithGeneratedValues(t *testing.T) {
 	ch := argoCDChart(t)
 	base := indexRendered(t, renderChart(t, ch, nil))
 	for _, tc := range oracletest.Cases() {
-		if tc.Name != "example" {
-			continue // the example has namespaced, cluster-wide, labelled and projected downstreams
+		if tc.Name != "example" && tc.Name != "token-request" {
+			continue // the example has namespaced, cluster-wide, labelled and projected downstreams; token-request mixes both sources
 		}
 		out := oracletest.Generate(t, bin, root, tc.Config)
 		values, err := os.ReadFile(filepath.Join(out, "upstream", tc.Upstream, "helm-values.yaml"))
@@ -69,6 +72,42 @@ func TestHelmChartWithGeneratedValues(t *testing.T) {
 				checkWorkload(t, tc, w.container, podSpec(t, b), podSpec(t, g))
 			})
 		}
+		t.Run("extraObjects", func(t *testing.T) {
+			// The token-request source's objects, rendered by the chart from
+			// extraObjects, exactly as the Component's files hold them.
+			var files []byte
+			for _, name := range []string{"token-request.yaml", "token-audiences.yaml"} {
+				b, err := os.ReadFile(filepath.Join(out, "upstream", tc.Upstream, name))
+				if errors.Is(err, fs.ErrNotExist) && !tc.HasTokenRequest() {
+					continue
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				files = append(append(files, b...), "\n---\n"...)
+			}
+			want := indexRendered(t, string(files))
+			if tc.HasTokenRequest() && len(want) != 7 {
+				t.Errorf("want 2 Roles, 2 RoleBindings, the admission policy, its binding and the ConfigMap; the files hold %d objects", len(want))
+			}
+			for id, doc := range want {
+				g, ok := built[id]
+				if !ok {
+					t.Errorf("the chart renders no %v", id)
+					continue
+				}
+				var w, gm map[string]any
+				if err := yaml.Unmarshal(doc.YAML, &w); err != nil {
+					t.Fatal(err)
+				}
+				if err := yaml.Unmarshal(g.YAML, &gm); err != nil {
+					t.Fatal(err)
+				}
+				if diff := cmp.Diff(w, gm); diff != "" {
+					t.Errorf("%v as the chart renders it (-file +chart):\n%s", id, diff)
+				}
+			}
+		})
 		t.Run("argocd-cm", func(t *testing.T) {
 			cm, ok := built[resourceID{"ConfigMap", oracletest.ArgoCDNamespace, "argocd-cm"}]
 			if !ok || !strings.Contains(string(cm.YAML), "resource.respectRBAC: normal") {

@@ -243,8 +243,27 @@ func TestKustomizeComponentOnArgoCDInstall(t *testing.T) {
 					}
 				}
 				var want []string
+				tokenRequest := false
 				for _, c := range tc.Clusters {
 					want = append(want, fmt.Sprint(resourceID{"Secret", oracletest.ArgoCDNamespace, c.SecretName}))
+					tokenRequest = tokenRequest || c.TokenRequest
+				}
+				if tokenRequest {
+					// The token-request source's objects. kustomize's namespace
+					// transformer does not know that the admission policy and its
+					// binding are cluster-scoped; the API server drops the field.
+					policy := "argocd-k8s-federate-" + tc.Upstream + "-token-audiences"
+					for _, id := range []resourceID{
+						{"ConfigMap", oracletest.ArgoCDNamespace, "argocd-k8s-federate-token-audiences"},
+						{"Role", oracletest.ArgoCDNamespace, "argocd-k8s-federate-token-" + tc.ControllerSA},
+						{"RoleBinding", oracletest.ArgoCDNamespace, "argocd-k8s-federate-token-" + tc.ControllerSA},
+						{"Role", oracletest.ArgoCDNamespace, "argocd-k8s-federate-token-" + tc.ServerSA},
+						{"RoleBinding", oracletest.ArgoCDNamespace, "argocd-k8s-federate-token-" + tc.ServerSA},
+						{"ValidatingAdmissionPolicy", oracletest.ArgoCDNamespace, policy},
+						{"ValidatingAdmissionPolicyBinding", oracletest.ArgoCDNamespace, policy},
+					} {
+						want = append(want, fmt.Sprint(id))
+					}
 				}
 				if diff := cmp.Diff(want, added, cmpopts.SortSlices(func(a, b string) bool { return a < b })); diff != "" {
 					t.Errorf("objects the Component adds to install.yaml (-want +got):\n%s", diff)
@@ -270,39 +289,20 @@ func checkWorkload(t *testing.T, tc oracletest.Case, containerName string, base,
 		t.Fatalf("ArgoCD's install.yaml has no container %s", containerName)
 	}
 
-	// The projected tokens: one source per distinct audience, mounted
-	// read-only at the configured path.
-	tokenMount := mount(main.VolumeMounts, tc.MountPath)
-	if tokenMount == nil {
-		t.Fatalf("container %s mounts nothing at %s (token mountPath); mounts: %+v", containerName, tc.MountPath, main.VolumeMounts)
-	}
-	if !tokenMount.ReadOnly {
-		t.Errorf("the token volume is mounted read-write at %s; want readOnly", tc.MountPath)
-	}
-	tokens := volume(got.Volumes, tokenMount.Name)
-	if tokens == nil || tokens.Projected == nil {
-		t.Fatalf("volume %q mounted at %s is not a projected volume: %+v", tokenMount.Name, tc.MountPath, tokens)
-	}
-	var gotSources []tokenSource
-	for _, s := range tokens.Projected.Sources {
-		if s.ServiceAccountToken == nil {
-			t.Errorf("projected volume %s has a source that is not a serviceAccountToken: %+v", tokens.Name, s)
-			continue
+	var wantAdded []string
+	if len(tc.Audiences()) == 0 {
+		// Every downstream on token-request: no token volume at all.
+		if m := mount(main.VolumeMounts, tc.MountPath); m != nil {
+			t.Errorf("every downstream uses token-request, yet %s mounts %s at %s", containerName, m.Name, tc.MountPath)
 		}
-		var exp int64
-		if s.ServiceAccountToken.ExpirationSeconds != nil {
-			exp = *s.ServiceAccountToken.ExpirationSeconds
+		for _, v := range got.Volumes {
+			if v.Projected != nil && volume(base.Volumes, v.Name) == nil {
+				t.Errorf("every downstream uses token-request, yet the patch adds the projected volume %s", v.Name)
+			}
 		}
-		gotSources = append(gotSources, tokenSource{s.ServiceAccountToken.Audience, exp})
+	} else {
+		wantAdded = append(wantAdded, checkTokenVolume(t, tc, containerName, main, got))
 	}
-	var wantSources []tokenSource
-	for _, aud := range tc.Audiences() {
-		wantSources = append(wantSources, tokenSource{aud, tc.ExpirationSeconds})
-	}
-	if diff := cmp.Diff(wantSources, gotSources); diff != "" {
-		t.Errorf("serviceAccountToken sources of volume %s (-want +got):\n%s", tokens.Name, diff)
-	}
-	wantAdded := []string{tokens.Name}
 
 	// The plugin's delivery.
 	newInit := added(base.InitContainers, got.InitContainers)
@@ -389,6 +389,44 @@ func checkWorkload(t *testing.T, tc oracletest.Case, containerName string, base,
 	}
 }
 
+// checkTokenVolume checks the projected tokens: one source per distinct
+// audience, mounted read-only at the configured path. It returns the
+// volume's name.
+func checkTokenVolume(t *testing.T, tc oracletest.Case, containerName string, main *corev1.Container, got *corev1.PodSpec) string {
+	tokenMount := mount(main.VolumeMounts, tc.MountPath)
+	if tokenMount == nil {
+		t.Fatalf("container %s mounts nothing at %s (token mountPath); mounts: %+v", containerName, tc.MountPath, main.VolumeMounts)
+	}
+	if !tokenMount.ReadOnly {
+		t.Errorf("the token volume is mounted read-write at %s; want readOnly", tc.MountPath)
+	}
+	tokens := volume(got.Volumes, tokenMount.Name)
+	if tokens == nil || tokens.Projected == nil {
+		t.Fatalf("volume %q mounted at %s is not a projected volume: %+v", tokenMount.Name, tc.MountPath, tokens)
+	}
+	var gotSources []tokenSource
+	for _, s := range tokens.Projected.Sources {
+		if s.ServiceAccountToken == nil {
+			t.Errorf("projected volume %s has a source that is not a serviceAccountToken: %+v", tokens.Name, s)
+			continue
+		}
+		var exp int64
+		if s.ServiceAccountToken.ExpirationSeconds != nil {
+			exp = *s.ServiceAccountToken.ExpirationSeconds
+		}
+		gotSources = append(gotSources, tokenSource{s.ServiceAccountToken.Audience, exp})
+	}
+	var wantSources []tokenSource
+	for _, aud := range tc.Audiences() {
+		wantSources = append(wantSources, tokenSource{aud, tc.ExpirationSeconds})
+	}
+	if diff := cmp.Diff(wantSources, gotSources); diff != "" {
+		t.Errorf("serviceAccountToken sources of volume %s (-want +got):\n%s", tokens.Name, diff)
+	}
+	return tokens.Name
+
+}
+
 // checkBuiltSecrets finds the cluster Secrets in the build and checks,
 // through ArgoCD's own parsing, that each one's token file is the file the
 // kubelet projects for its audience.
@@ -427,6 +465,12 @@ func checkBuiltSecrets(t *testing.T, tc oracletest.Case, built map[resourceID]or
 		e := cluster.Config.ExecProviderConfig
 		if e == nil {
 			t.Errorf("Secret %s: no execProviderConfig", s.Name)
+			continue
+		}
+		if c.TokenRequest {
+			if diff := cmp.Diff(tc.ExecArgs(c), e.Args); diff != "" {
+				t.Errorf("Secret %s: the plugin's token-request arguments (-want +got):\n%s", s.Name, diff)
+			}
 			continue
 		}
 		file, aud := flagValue(e.Args, "--file"), flagValue(e.Args, "--audience")

@@ -141,9 +141,13 @@ type Target struct {
 	CAPEM []byte
 	// TokenFile is the projected token, Audience and Issuer what it must
 	// carry.
+	// TokenFile is "" for a downstream whose tokens the plugin requests
+	// (token-request): --token-file gives one.
 	TokenFile string
 	Audience  string
 	Issuer    string
+	// ServiceAccount is the controller's service account ("" when unknown).
+	ServiceAccount string
 
 	// Upstream is the hub's name ("" without a config).
 	Upstream string

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/argocd-k8s-federate/argocd-k8s-federate/internal/argocd"
@@ -30,6 +31,10 @@ func FromConfig(f *config.Federation, d *config.Downstream) *Target {
 	if u.DiscoveryURL != "" {
 		t.DiscoveryURL, t.Published = u.DiscoveryURL, true
 	}
+	t.ServiceAccount = u.ArgoCD.Controller.ServiceAccount
+	if d.UsesTokenRequest() {
+		t.TokenFile = ""
+	}
 	return t
 }
 
@@ -37,12 +42,36 @@ func FromConfig(f *config.Federation, d *config.Downstream) *Target {
 // the token file, audience and issuer are the plugin arguments of its exec
 // config.
 func FromSecret(s *argocd.ClusterSecret) *Target {
-	o, _ := s.TokenFile()
+	o, _ := argsOf(s)
 	return &Target{
 		Name: orDefault(s.ClusterName, s.Name), Server: s.Server, CAPEM: s.CAData,
 		TokenFile: o.File, Audience: o.Audience, Issuer: o.Issuer,
 		ArgoCDNamespace: s.Namespace, Secret: s,
 	}
+}
+
+// pluginArgs are the plugin arguments doctor compares, whichever command
+// the Secret runs.
+type pluginArgs struct {
+	Command, File, Audience, Issuer, ExpirationSeconds string
+}
+
+// argsOf parses the plugin's command line in s as the plugin would. The
+// arguments of another plugin (argocd-k8s-auth, say) are no error here: the
+// comparison with the config names them.
+func argsOf(s *argocd.ClusterSecret) (pluginArgs, error) {
+	a := pluginArgs{Command: s.PluginCommand()}
+	switch a.Command {
+	case plugin.TokenFileCommand:
+		o, err := s.TokenFile()
+		a.File, a.Audience, a.Issuer = o.File, o.Audience, o.Issuer
+		return a, err
+	case plugin.TokenRequestCommand:
+		o, err := s.TokenRequest()
+		a.Audience, a.Issuer, a.ExpirationSeconds = o.Audience, o.Issuer, strconv.FormatInt(o.ExpirationSeconds, 10)
+		return a, err
+	}
+	return a, nil
 }
 
 // checkSecret is cluster-secret: the Secret ArgoCD reads is what the config
@@ -69,13 +98,13 @@ func (r *runner) checkSecret() {
 		problems = append(problems, "tlsClientConfig.insecure is true: ArgoCD does not verify the downstream's certificate")
 	}
 	var command string
-	var args plugin.TokenFileOptions
+	var args pluginArgs
 	if s.Exec == nil {
 		problems = append(problems, "config has no execProviderConfig: ArgoCD will not run the credential plugin")
 	} else {
 		command = s.Exec.Command
 		var err error
-		if args, err = s.TokenFile(); err != nil && len(s.Exec.Args) > 0 && s.Exec.Args[0] == plugin.TokenFileCommand {
+		if args, err = argsOf(s); err != nil {
 			problems = append(problems, fmt.Sprintf("execProviderConfig.args %q: %v: the plugin would refuse them", s.Exec.Args, err))
 		}
 	}
@@ -84,7 +113,7 @@ func (r *runner) checkSecret() {
 		nsMsg = "namespaces " + strings.Join(s.Namespaces, ",")
 	}
 	if w := t.Want; w != nil {
-		want, _ := w.TokenFile()
+		want, _ := argsOf(w)
 		if !slices.Equal(s.Namespaces, w.Namespaces) {
 			want := "none (cluster-wide access)"
 			if len(w.Namespaces) > 0 {
@@ -97,9 +126,11 @@ func (r *runner) checkSecret() {
 			{"clusterResources", s.ClusterResources, w.ClusterResources},
 			{"server", s.Server, w.Server},
 			{"execProviderConfig.command", command, w.Exec.Command},
+			{"the plugin's command", args.Command, want.Command},
 			{"the plugin's --file", args.File, want.File},
 			{"the plugin's --audience", args.Audience, want.Audience},
 			{"the plugin's --issuer", args.Issuer, want.Issuer},
+			{"the plugin's --expiration-seconds", args.ExpirationSeconds, want.ExpirationSeconds},
 		} {
 			if c.got != c.want {
 				problems = append(problems, fmt.Sprintf("%s is %q, the config says %q", c.field, c.got, c.want))

@@ -221,7 +221,7 @@ func CheckClusterSecret(t *testing.T, argocd ArgoCD, whose, root string, tc Case
 		Host:                c.Server,
 		ExecAPIVersion:      ExecAPIVersion,
 		ExecCommand:         tc.Command,
-		ExecArgs:            []string{"token-file", "--file", tc.TokenPath(c), "--audience", c.Audience, "--issuer", tc.Issuer},
+		ExecArgs:            tc.ExecArgs(c),
 		ExecInteractiveMode: clientcmdapi.NeverExecInteractiveMode,
 		CAData:              ReadPEM(t, root, c.CAFile),
 	}

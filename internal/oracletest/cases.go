@@ -3,6 +3,7 @@ package oracletest
 import (
 	"slices"
 	"sort"
+	"strconv"
 )
 
 // What a stock ArgoCD install and the generator's documented defaults give.
@@ -47,9 +48,12 @@ type Downstream struct {
 	Server     string
 	// CAFile is the PEM the Secret's caData must hold, relative to the
 	// repository root; "" means system roots (no caData).
-	CAFile         string
-	Audience       string
-	TokenFile      string // the token's file name in MountPath
+	CAFile    string
+	Audience  string
+	TokenFile string // the token's file name in MountPath
+	// TokenRequest: the plugin requests the token (token-request); there is
+	// no TokenFile.
+	TokenRequest   bool
 	UsernamePrefix string
 	// Namespaces ArgoCD may deploy into; nil means cluster-wide access.
 	Namespaces []string
@@ -65,11 +69,34 @@ func (d Downstream) ClusterWide() bool { return d.Namespaces == nil }
 // TokenPath is where the plugin reads the downstream's token.
 func (tc Case) TokenPath(d Downstream) string { return tc.MountPath + "/" + d.TokenFile }
 
-// Audiences are the distinct audiences of the case's downstreams, sorted.
+// HasTokenRequest tells whether any downstream uses token-request.
+func (tc Case) HasTokenRequest() bool {
+	for _, c := range tc.Clusters {
+		if c.TokenRequest {
+			return true
+		}
+	}
+	return false
+}
+
+// ExecArgs are the plugin's arguments ArgoCD must run for c.
+func (tc Case) ExecArgs(c Downstream) []string {
+	if c.TokenRequest {
+		args := []string{"token-request", "--audience", c.Audience}
+		if tc.ExpirationSeconds != 3600 {
+			args = append(args, "--expiration-seconds", strconv.FormatInt(tc.ExpirationSeconds, 10))
+		}
+		return append(args, "--issuer", tc.Issuer)
+	}
+	return []string{"token-file", "--file", tc.TokenPath(c), "--audience", c.Audience, "--issuer", tc.Issuer}
+}
+
+// Audiences are the distinct audiences of the case's downstreams with
+// projected tokens, sorted: the volume's sources.
 func (tc Case) Audiences() []string {
 	var out []string
 	for _, c := range tc.Clusters {
-		if !slices.Contains(out, c.Audience) {
+		if !c.TokenRequest && !slices.Contains(out, c.Audience) {
 			out = append(out, c.Audience)
 		}
 	}
@@ -240,6 +267,56 @@ func Cases() []Case {
 					CAFile: certs + "delta-ca.crt", Audience: "delta", TokenFile: "delta", UsernamePrefix: "hub-d:",
 					Namespaces: []string{"apps"}, Project: "team-delta",
 					Labels: map[string]string{"env": "staging"},
+				},
+			},
+		}),
+		initContainer(Case{
+			Name:              "token-request",
+			Config:            td + "token-request.yaml",
+			Upstream:          "hub-e",
+			Issuer:            "https://hub-e.example.net",
+			Image:             "registry.example.net/argocd-k8s-federate-plugin:v9.9.9",
+			MountPath:         DefaultMount,
+			ExpirationSeconds: 1800,
+			ControllerSA:      ControllerName,
+			ServerSA:          ServerName,
+			Clusters: []Downstream{
+				{
+					SecretName: "cluster-alpha", Name: "alpha", Server: "https://alpha.example.net:6443",
+					CAFile: certs + "alpha-ca.crt", Audience: "alpha", TokenRequest: true, UsernamePrefix: "hub-e:",
+					Namespaces: []string{"web"},
+				},
+				{
+					SecretName: "cluster-beta", Name: "beta", Server: "https://beta.example.net",
+					CAFile: certs + "beta-ca.crt", Audience: "https://beta.example.net/argocd", TokenRequest: true,
+					UsernamePrefix: "hub-e:", Namespaces: []string{"jobs"},
+				},
+				{
+					SecretName: "cluster-gamma", Name: "gamma", Server: "https://gamma.example.net:6443",
+					CAFile: certs + "gamma-ca.crt", Audience: "gamma", TokenFile: "gamma", UsernamePrefix: "hub-e:",
+					Namespaces: []string{"web"},
+				},
+			},
+		}),
+		initContainer(Case{
+			Name:              "token-request-only",
+			Config:            td + "token-request-only.yaml",
+			Upstream:          "hub-f",
+			Issuer:            "https://hub-f.example.net",
+			Image:             "registry.example.net/argocd-k8s-federate-plugin:v9.9.9",
+			MountPath:         DefaultMount,
+			ExpirationSeconds: 3600,
+			ControllerSA:      ControllerName,
+			ServerSA:          ServerName,
+			Clusters: []Downstream{
+				{
+					SecretName: "cluster-alpha", Name: "alpha", Server: "https://alpha.example.net:6443",
+					CAFile: certs + "alpha-ca.crt", Audience: "alpha", TokenRequest: true, UsernamePrefix: "hub-f:",
+					Namespaces: []string{"web"},
+				},
+				{
+					SecretName: "cluster-delta", Name: "delta", Server: "https://delta.example.net:6443",
+					CAFile: certs + "delta-ca.crt", Audience: "delta", TokenRequest: true, UsernamePrefix: "hub-f:",
 				},
 			},
 		}),
