@@ -145,7 +145,7 @@ func tokenRequestObjects(f *config.Federation) []any {
 			Reason: "Forbidden",
 		},
 		{
-			Expression: "has(object.spec.boundObjectRef) && object.spec.boundObjectRef.kind == 'Pod'",
+			Expression: "has(object.spec.boundObjectRef) && has(object.spec.boundObjectRef.kind) && object.spec.boundObjectRef.kind == 'Pod'",
 			Message:    "tokens for downstreams must be bound to the requesting pod (boundObjectRef kind Pod)",
 			Reason:     "Forbidden",
 		},
