@@ -250,3 +250,24 @@ func workloadPatchFor(w config.Workload, a podAdditions) workloadPatch {
 	spec.Containers = []container{{Name: w.Container, VolumeMounts: a.Mounts}}
 	return p
 }
+
+// PluginComponent is the Component that delivers the plugin to ArgoCD's
+// pods (and sets argocd-cm's respectRBAC) for a federation whose
+// downstreams all use token-request: the part of upstream/<hub>/ that does
+// not change with the set of downstreams. The repository ships it for
+// ArgoCD's default names as kustomize/plugin/, referenceable by URL.
+func PluginComponent(f *config.Federation) (*Tree, error) {
+	if len(f.Projected()) > 0 {
+		return nil, fmt.Errorf("downstreams with projected tokens change the pod templates: the plugin Component holds only the plugin, for token-request downstreams")
+	}
+	t := &Tree{}
+	k := kustomization{typeMeta: typeMeta{APIVersion: "kustomize.config.k8s.io/v1alpha1", Kind: "Component"}}
+	if err := t.podPatches("", f, &k); err != nil {
+		return nil, err
+	}
+	if err := t.addKustomization("", k); err != nil {
+		return nil, err
+	}
+	sort.Slice(t.Files, func(i, j int) bool { return t.Files[i].Path < t.Files[j].Path })
+	return t, nil
+}
