@@ -20,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	argocommon "github.com/argoproj/argo-cd/v3/common"
 	argoappv1 "github.com/argoproj/argo-cd/v3/pkg/apis/application/v1alpha1"
 	authnv1 "k8s.io/api/authentication/v1"
 	authzv1 "k8s.io/api/authorization/v1"
@@ -61,8 +62,10 @@ func (e *env) testSyncedHealthyAndRunning(t *testing.T) {
 	if err != nil {
 		t.Fatalf("down: the Application's ConfigMap %s/hello: %v", allowedNS, err)
 	}
-	if got := cm.Labels["app.kubernetes.io/instance"]; got != appName {
-		t.Errorf("down: ConfigMap hello carries app.kubernetes.io/instance=%q, want %q (ArgoCD's tracking label)", got, appName)
+	// ArgoCD v3 tracks what it deploys with an annotation (v2: a label).
+	want := appName + ":/ConfigMap:" + allowedNS + "/hello"
+	if got := cm.Annotations[argocommon.AnnotationKeyAppInstance]; got != want {
+		t.Errorf("down: ConfigMap hello carries %s=%q, want %q (ArgoCD's tracking annotation)", argocommon.AnnotationKeyAppInstance, got, want)
 	}
 }
 
