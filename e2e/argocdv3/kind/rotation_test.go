@@ -51,6 +51,10 @@ func (e *env) testTokenRotation(t *testing.T) {
 			p.container, p.iat.Format(time.TimeOnly), p.exp.Format(time.TimeOnly), p.iat.Add(tokenExpirationSeconds*time.Second*8/10).Format(time.TimeOnly))
 	}
 
+	// While the kubelet's rotation is due: onboard a cluster into the
+	// running ArgoCD (the TokenRequest source), which restarts nothing.
+	t.Run("OnboardWithoutRestart", e.testOnboardWithoutRestart)
+
 	// The kubelet replaces each token (a new iat) before it expires.
 	ctx, cancel := context.WithDeadline(context.Background(), lastExp.Add(2*time.Minute))
 	defer cancel()

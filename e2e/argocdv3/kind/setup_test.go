@@ -112,7 +112,7 @@ func (e *env) preflight() {
 		t.Fatalf("kind: list clusters: %v", err)
 	}
 	for _, name := range existing {
-		if name == upName || name == downName {
+		if name == upName || name == downName || name == onboardName {
 			t.Logf("deleting the cluster %q left by an earlier run", name)
 			if err := e.provider.Delete(name, ""); err != nil {
 				t.Fatalf("delete the leftover cluster %s: %v", name, err)
@@ -160,7 +160,7 @@ apiServer:
 // The federation config: one hub (up), one downstream (down) that grants
 // only allowedNS. downCA is a caFile line, or "useSystemRoots: true" before
 // down's CA exists.
-func (e *env) writeFederation(file, downTLS string) {
+func (e *env) writeFederation(file, downTLS string, more ...string) {
 	e.t.Helper()
 	cfg := fmt.Sprintf(`apiVersion: argocd-k8s-federate.io/v1alpha1
 kind: Federation
@@ -180,6 +180,7 @@ downstreams:
   access:
     namespaces: [%s]
 `, upName, upIssuer, tokenExpirationSeconds, e.pluginImage, downName, downServer, downTLS, allowedNS)
+	cfg += strings.Join(more, "")
 	e.writeFile(filepath.Join(e.work, "federation", file), []byte(cfg))
 }
 
@@ -217,11 +218,17 @@ func (e *env) generatePass1() {
 // bind-mounted into the node (extraMounts) and into the kube-apiserver
 // static pod (extraVolumes). RBAC is kubeadm's default authorization.
 func (e *env) createDown() {
-	e.down = e.createCluster(downName, &v1alpha4.Cluster{
+	e.down = e.createDownstream(downName, filepath.Join(e.work, "down-node"))
+}
+
+// createDownstream creates a downstream cluster whose kube-apiserver runs
+// with the AuthenticationConfiguration in nodeDir.
+func (e *env) createDownstream(name, nodeDir string) kindCluster {
+	c := e.createCluster(name, &v1alpha4.Cluster{
 		Nodes: []v1alpha4.Node{{
 			Role: v1alpha4.ControlPlaneRole,
 			ExtraMounts: []v1alpha4.Mount{{
-				HostPath:      filepath.Join(e.work, "down-node"),
+				HostPath:      nodeDir,
 				ContainerPath: authnConfigDir,
 				Readonly:      true,
 			}},
@@ -238,10 +245,11 @@ apiServer:
     pathType: Directory
 `},
 	})
-	out := e.nodeExec(downName, "ps", "-o", "args=", "-C", "kube-apiserver")
+	out := e.nodeExec(name, "ps", "-o", "args=", "-C", "kube-apiserver")
 	if !strings.Contains(out, "--authentication-config="+authnConfigDir) || !strings.Contains(out, "--authorization-mode=Node,RBAC") {
-		e.t.Fatalf("down's kube-apiserver does not run with the AuthenticationConfiguration and RBAC: %s", out)
+		e.t.Fatalf("%s's kube-apiserver does not run with the AuthenticationConfiguration and RBAC: %s", name, out)
 	}
+	return c
 }
 
 // generatePass2 writes the final federation config (down's CA from its node)

@@ -1,0 +1,189 @@
+//go:build e2e
+
+package kind
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	argoappv1 "github.com/argoproj/argo-cd/v3/pkg/apis/application/v1alpha1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// The downstream onboarded into the running ArgoCD, with the TokenRequest
+// token source.
+const (
+	onboardName   = "onboard"
+	onboardServer = "https://" + onboardName + "-control-plane:6443"
+	onboardApp    = "hello-onboard"
+)
+
+// onboardDownstream is the federation config's entry for the onboarded
+// cluster; tls is its caFile line, or useSystemRoots before its CA exists.
+func onboardDownstream(tls string) string {
+	return fmt.Sprintf(`- name: %s
+  server: %s
+  %s
+  tokenSource: TokenRequest
+  access:
+    namespaces: [%s]
+`, onboardName, onboardServer, tls, allowedNS)
+}
+
+// podState is what a restart or a new pod changes.
+type podState struct {
+	uid      string
+	restarts int32
+}
+
+// testOnboardWithoutRestart onboards a third cluster into the running
+// ArgoCD by applying only what generate emits for it: the downstream's own
+// tree to it, and the upstream tree (its cluster Secret, the token-request
+// RBAC, admission policy and audiences) to up with the same kubectl apply
+// as before. The ArgoCD pods keep their uids and restart counts (the pod
+// templates did not change), and an Application on the new cluster syncs
+// through tokens the plugin requests from the TokenRequest API. It runs
+// while the rotation step waits for the kubelet.
+func (e *env) testOnboardWithoutRestart(t *testing.T) {
+	// The new cluster, created as the first downstream was: its API server
+	// needs the generated AuthenticationConfiguration from the start.
+	pass1 := filepath.Join(e.work, "out-onboard-pass1")
+	e.writeFederation("federation-onboard-pass1.yaml", "caFile: down-ca.crt", onboardDownstream("useSystemRoots: true"))
+	e.generate("federation-onboard-pass1.yaml", pass1)
+	authn, err := os.ReadFile(filepath.Join(pass1, "downstream", onboardName, "apiserver", "authentication-config.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	nodeDir := filepath.Join(e.work, onboardName+"-node")
+	e.writeFile(filepath.Join(nodeDir, "authentication-config.yaml"), authn)
+	start := time.Now()
+	onboard := e.createDownstream(onboardName, nodeDir)
+	e.loadInto(onboardName, e.workloadImage)
+	t.Logf("cluster %s created and loaded in %v", onboardName, time.Since(start).Round(time.Second))
+
+	before := e.argoPods(t)
+
+	// The downstream side first: its namespace and the generated RBAC.
+	e.writeFile(filepath.Join(e.work, "federation", onboardName+"-ca.crt"), onboard.caPEM)
+	e.writeFederation("federation.yaml", "caFile: down-ca.crt", onboardDownstream("caFile: "+onboardName+"-ca.crt"))
+	e.generate("federation.yaml", e.out)
+	ctx, cancel := e.ctx(time.Minute)
+	defer cancel()
+	if _, err := onboard.client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: allowedNS}}, metav1.CreateOptions{}); err != nil {
+		t.Fatalf("%s: create namespace %s: %v", onboardName, allowedNS, err)
+	}
+	e.kubectl(onboard, "apply", "-k", filepath.Join(e.out, "downstream", onboardName))
+
+	// The upstream side: the same apply as the installation, and the
+	// Application. Onboarding latency: from this apply to Synced.
+	applied := time.Now()
+	out := e.kubectl(e.up, "apply", "--server-side", "-k", filepath.Join(e.work, "argocd"))
+	var changed []string
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		if !strings.HasSuffix(line, " unchanged") {
+			changed = append(changed, line)
+		}
+	}
+	t.Logf("up: kubectl apply --server-side -k: %s", strings.Join(changed, "; "))
+	for _, line := range changed {
+		if strings.Contains(line, "statefulset") || strings.Contains(line, "deployment") {
+			t.Errorf("onboarding changed an ArgoCD workload: %s", line)
+		}
+	}
+	app := &argoappv1.Application{
+		ObjectMeta: metav1.ObjectMeta{Name: onboardApp, Namespace: argocdNS},
+		Spec: argoappv1.ApplicationSpec{
+			Project: "default",
+			Source: &argoappv1.ApplicationSource{
+				RepoURL: "git://git." + gitNS + ".svc.cluster.local/apps.git", Path: "app", TargetRevision: "HEAD",
+			},
+			Destination: argoappv1.ApplicationDestination{Server: onboardServer, Namespace: allowedNS},
+			SyncPolicy:  &argoappv1.SyncPolicy{Automated: &argoappv1.SyncPolicyAutomated{Prune: true, SelfHeal: true}},
+		},
+	}
+	if _, err := e.argocd.ArgoprojV1alpha1().Applications(argocdNS).Create(ctx, app, metav1.CreateOptions{}); err != nil {
+		t.Fatalf("up: create Application %s: %v", onboardApp, err)
+	}
+	syncCtx, cancelSync := e.ctx(5 * time.Minute)
+	defer cancelSync()
+	var last *argoappv1.Application
+	err = poll(syncCtx, time.Second, func() (bool, error) {
+		a, err := e.argocd.ArgoprojV1alpha1().Applications(argocdNS).Get(syncCtx, onboardApp, metav1.GetOptions{})
+		if err != nil {
+			return false, nil
+		}
+		last = a
+		return a.Status.Sync.Status == argoappv1.SyncStatusCodeSynced && string(a.Status.Health.Status) == "Healthy", nil
+	})
+	if err != nil {
+		t.Fatalf("Application %s on the onboarded cluster is not Synced and Healthy after 5 minutes: %s\n%s", onboardApp, appSummary(last),
+			e.kubectlAllowFail(e.up, "-n", argocdNS, "logs", "argocd-application-controller-0", "--tail", "30"))
+	}
+	t.Logf("onboarding latency: %v from kubectl apply of the upstream tree to Application %s Synced and Healthy",
+		time.Since(applied).Round(100*time.Millisecond), onboardApp)
+
+	// The objects exist in the new cluster, created by the federated user.
+	cm, err := onboard.client.CoreV1().ConfigMaps(allowedNS).Get(ctx, "hello", metav1.GetOptions{})
+	if err != nil {
+		t.Fatalf("%s: the Application's ConfigMap: %v", onboardName, err)
+	}
+	managers := map[string]bool{}
+	for _, m := range cm.ManagedFields {
+		managers[m.Manager] = true
+	}
+	t.Logf("%s: ConfigMap %s/hello managed by %v", onboardName, allowedNS, managers)
+
+	// The cluster Secret runs token-request, and the ArgoCD pods have no
+	// token file for this downstream: the plugin requested the tokens.
+	secret, err := e.up.client.CoreV1().Secrets(argocdNS).Get(ctx, "cluster-"+onboardName, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(secret.Data["config"]), `"token-request"`) {
+		t.Errorf("the cluster Secret of %s does not run token-request: %s", onboardName, secret.Data["config"])
+	}
+	if out, _, err := e.runKubectl(e.up, "", "-n", argocdNS, "exec", "argocd-application-controller-0", "-c", "argocd-application-controller",
+		"--", "ls", "/var/run/secrets/argocd-k8s-federate/"); err != nil || strings.Contains(out, onboardName) {
+		t.Errorf("the controller's token directory holds %q (err %v), want no token for %s", out, err, onboardName)
+	}
+
+	after := e.argoPods(t)
+	for name, b := range before {
+		a, ok := after[name]
+		switch {
+		case !ok:
+			t.Errorf("ArgoCD pod %s is gone after onboarding (pods now: %v)", name, after)
+		case a != b:
+			t.Errorf("ArgoCD pod %s: uid %s restarts %d before onboarding, uid %s restarts %d after", name, b.uid, b.restarts, a.uid, a.restarts)
+		}
+	}
+	t.Logf("the controller's and the server's pods kept their uids and restart counts: %v", after)
+}
+
+// argoPods are the controller's and the server's pods by name.
+func (e *env) argoPods(t *testing.T) map[string]podState {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	out := map[string]podState{}
+	for _, sel := range []string{"app.kubernetes.io/name=argocd-application-controller", "app.kubernetes.io/name=argocd-server"} {
+		pods, err := e.up.client.CoreV1().Pods(argocdNS).List(ctx, metav1.ListOptions{LabelSelector: sel})
+		if err != nil || len(pods.Items) == 0 {
+			t.Fatalf("up: pods %s: %v (%d)", sel, err, len(pods.Items))
+		}
+		for _, p := range pods.Items {
+			var restarts int32
+			for _, c := range p.Status.ContainerStatuses {
+				restarts += c.RestartCount
+			}
+			out[p.Name] = podState{uid: string(p.UID), restarts: restarts}
+		}
+	}
+	return out
+}
