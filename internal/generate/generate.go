@@ -115,6 +115,9 @@ func toYAML(o any) ([]byte, error) {
 	if err := json.Unmarshal(js, &v); err != nil {
 		return nil, err
 	}
+	if y, ok := fastYAML(v); ok {
+		return y, nil
+	}
 	return yaml.Marshal(v)
 }
 

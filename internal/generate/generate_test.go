@@ -347,6 +347,59 @@ func BenchmarkGenerate1000(b *testing.B) {
 	}
 }
 
+// BenchmarkGenerate10000TokenRequest renders the tree of 10,000
+// downstreams on the TokenRequest source (target: under 2 s and 500 MiB
+// peak RSS) and checks that the ArgoCD pod patches are the same bytes as
+// for one downstream: the pod templates do not grow with the fleet.
+func BenchmarkGenerate10000TokenRequest(b *testing.B) {
+	one, f := fleet(b, 1), fleet(b, 10000)
+	for _, fed := range []*config.Federation{one, f} {
+		fed.Upstream.Token.Source = config.SourceTokenRequest
+		for i := range fed.Downstreams {
+			fed.Downstreams[i].TokenSource = config.SourceTokenRequest
+		}
+	}
+	var tree *Tree
+	b.Run("render", func(b *testing.B) {
+		var total time.Duration
+		for b.Loop() {
+			tree = nil // one tree at a time, as the CLI holds it
+			start := time.Now()
+			var err error
+			if tree, err = Generate(context.Background(), set(b, f)); err != nil {
+				b.Fatal(err)
+			}
+			total += time.Since(start)
+		}
+		perOp := total / time.Duration(b.N)
+		rss := peakRSS(b)
+		b.ReportMetric(rss, "peak-RSS-MiB")
+		b.ReportMetric(float64(len(tree.Files)), "files")
+		if perOp > 2*time.Second {
+			b.Errorf("rendering 10,000 downstreams took %v; target < 2s", perOp)
+		}
+		if rss > 500 {
+			b.Errorf("peak RSS %.0f MiB; target < 500 MiB", rss)
+		}
+	})
+	small, err := Generate(context.Background(), set(b, one))
+	if err != nil {
+		b.Fatal(err)
+	}
+	patches := 0
+	for _, file := range small.Files {
+		if strings.HasPrefix(file.Path, "upstream/hub/patch-") {
+			patches++
+			if got := fileContent(tree, file.Path); !bytes.Equal(got, file.Content) {
+				b.Errorf("%s differs between 1 and 10,000 downstreams (%d and %d bytes)", file.Path, len(file.Content), len(got))
+			}
+		}
+	}
+	if patches != 3 {
+		b.Errorf("want the controller, server and argocd-cm patches, found %d", patches)
+	}
+}
+
 // peakRSS is the process's peak resident set size in MiB.
 func peakRSS(b *testing.B) float64 {
 	var ru syscall.Rusage
