@@ -31,8 +31,7 @@ func fastYAML(v any) ([]byte, bool) {
 }
 
 type fastEncoder struct {
-	buf  []byte
-	keys []string
+	buf []byte
 }
 
 // bestWidth is yaml.v2's line width for folding plain scalars.

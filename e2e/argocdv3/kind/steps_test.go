@@ -515,10 +515,9 @@ func appSummary(a *argoappv1.Application) string {
 		return "(no Application read)"
 	}
 	var b strings.Builder
+	// (v3 no longer fills the application's health message: the
+	// resources' health below says why.)
 	fmt.Fprintf(&b, "sync=%s health=%s", a.Status.Sync.Status, a.Status.Health.Status)
-	if a.Status.Health.Message != "" {
-		fmt.Fprintf(&b, " (%s)", a.Status.Health.Message)
-	}
 	for _, c := range a.Status.Conditions {
 		fmt.Fprintf(&b, "; condition %s: %s", c.Type, c.Message)
 	}
