@@ -190,44 +190,8 @@ func applyDocuments(ctx context.Context, t *testing.T, api *testenv.APIServer, s
 	if stream == nil {
 		t.Fatal("no such generated file")
 	}
-	for _, doc := range strings.Split(string(stream), "\n---\n") {
-		var obj struct {
-			APIVersion string `json:"apiVersion"`
-			Kind       string `json:"kind"`
-			Metadata   struct{ Name, Namespace string }
-		}
-		if err := yaml.Unmarshal([]byte(doc), &obj); err != nil {
-			t.Fatal(err)
-		}
-		plural := map[string]string{
-			"Role": "roles", "RoleBinding": "rolebindings", "ConfigMap": "configmaps",
-			"ValidatingAdmissionPolicy": "validatingadmissionpolicies", "ValidatingAdmissionPolicyBinding": "validatingadmissionpolicybindings",
-		}[obj.Kind]
-		if plural == "" {
-			t.Fatalf("unexpected kind %s in the generated file", obj.Kind)
-		}
-		p := "/apis/" + obj.APIVersion
-		if obj.APIVersion == "v1" {
-			p = "/api/v1"
-		}
-		if obj.Metadata.Namespace != "" {
-			p += "/namespaces/" + obj.Metadata.Namespace
-		}
-		p += "/" + plural + "/" + obj.Metadata.Name + "?fieldManager=argocd-k8s-federate&fieldValidation=Strict"
-		req, err := http.NewRequestWithContext(ctx, http.MethodPatch, api.URL+p, strings.NewReader(doc))
-		if err != nil {
-			t.Fatal(err)
-		}
-		req.Header.Set("Content-Type", "application/apply-patch+yaml")
-		resp, err := api.HTTPClient().Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode >= 300 {
-			t.Fatalf("the API server refused the generated %s %s (%d): %s", obj.Kind, obj.Metadata.Name, resp.StatusCode, b)
-		}
+	if err := api.ApplyYAML(ctx, stream, yaml.YAMLToJSONStrict); err != nil {
+		t.Fatalf("the API server refused a generated object: %v", err)
 	}
 }
 

@@ -83,6 +83,8 @@ type FederationConfig struct {
 	PluginDir string
 	// PluginImage is upstream.plugin.image.
 	PluginImage string
+	// TokenSource, when set, is upstream.token.source.
+	TokenSource string
 
 	// Downstream is downstreams[0].name; Federate sets it to the downstream
 	// API server's name when empty.
@@ -110,7 +112,11 @@ func (c FederationConfig) YAML() []byte {
 	if c.DiscoveryURL != "" {
 		fmt.Fprintf(&b, "  discoveryURL: %s\n", q(c.DiscoveryURL))
 	}
-	fmt.Fprintf(&b, "  caFile: %s\n  token:\n    mountPath: %s\n  plugin:\n", q(c.CAFile), q(c.TokenMountPath))
+	fmt.Fprintf(&b, "  caFile: %s\n  token:\n    mountPath: %s\n", q(c.CAFile), q(c.TokenMountPath))
+	if c.TokenSource != "" {
+		fmt.Fprintf(&b, "    source: %s\n", q(c.TokenSource))
+	}
+	b.WriteString("  plugin:\n")
 	if c.PluginDir != "" {
 		fmt.Fprintf(&b, "    dir: %s\n", q(c.PluginDir))
 	}
