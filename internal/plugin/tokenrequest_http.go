@@ -65,6 +65,10 @@ type apiStatus struct {
 	Kind    string `json:"kind"`
 	Message string `json:"message"`
 	Reason  string `json:"reason"`
+	Details struct {
+		Name string `json:"name"`
+		Kind string `json:"kind"`
+	} `json:"details"`
 }
 
 // url is the TokenRequest subresource of the pod's service account.
@@ -170,7 +174,7 @@ func (x exchange) explainTransport(err error) error {
 // explainStatus turns a refusal into what to do about it.
 func (x exchange) explainStatus(resp *http.Response, body []byte) error {
 	code := strconv.Itoa(resp.StatusCode) + " " + http.StatusText(resp.StatusCode)
-	msg := statusMessage(body, x.pod.raw)
+	st, msg := statusMessage(body, x.pod.raw)
 	if msg != "" {
 		code += ": " + msg
 	}
@@ -188,6 +192,12 @@ func (x exchange) explainStatus(resp *http.Response, body []byte) error {
 	case resp.StatusCode == http.StatusForbidden:
 		return fmt.Errorf("the API server %s forbids %s to create a token for itself (%s): apply the Role %s and its RoleBinding in namespace %s, which generate writes in upstream/<hub>/%s",
 			x.server, x.pod.user(), code, TokenRequestRoleName(x.pod.serviceAccount), x.pod.namespace, TokenRequestFile)
+	case resp.StatusCode == http.StatusNotFound && st.Details.Kind == "pods":
+		// The token is still accepted for a few seconds after its pod is
+		// deleted (the API server caches authentication), but no new
+		// token can be bound to the pod.
+		return fmt.Errorf("the API server %s has no pod %s in namespace %s, which the pod's own token from %q is bound to (%s): the pod was deleted, or the token was copied from another pod",
+			x.server, x.pod.pod.Name, x.pod.namespace, x.pod.file, code)
 	case resp.StatusCode == http.StatusNotFound:
 		return fmt.Errorf("the API server %s has no service account %s in namespace %s (%s): the service account or its namespace does not exist (or --api-server names something else than the API server)",
 			x.server, x.pod.serviceAccount, x.pod.namespace, code)
@@ -195,9 +205,10 @@ func (x exchange) explainStatus(resp *http.Response, body []byte) error {
 	return fmt.Errorf("the API server %s answered %s", x.server, code)
 }
 
-// statusMessage returns the message of a metav1.Status, else the start of
-// the body, cut to maxStatusMessage bytes; never the token.
-func statusMessage(body []byte, token string) string {
+// statusMessage returns the metav1.Status in body, if it is one, and its
+// message, else the start of the body, cut to maxStatusMessage bytes; never
+// the token.
+func statusMessage(body []byte, token string) (apiStatus, string) {
 	var st apiStatus
 	msg := ""
 	if json.Unmarshal(body, &st) == nil && st.Kind == "Status" {
@@ -214,5 +225,5 @@ func statusMessage(body []byte, token string) string {
 	if len(msg) > maxStatusMessage {
 		msg = msg[:maxStatusMessage] + "..."
 	}
-	return msg
+	return st, msg
 }
