@@ -101,24 +101,7 @@ func TestIntegrationTokenRequest(t *testing.T) {
 // tokens for itself, and waits until the authorizer has them.
 func (e *tokenRequestEnv) grant(ctx context.Context, t *testing.T) {
 	t.Helper()
-	name := plugin.TokenRequestRoleName(trSA)
-	base := "/apis/rbac.authorization.k8s.io/v1/namespaces/" + trNamespace
-	_, err := e.up.Do(ctx, http.MethodPost, base+"/roles", map[string]any{
-		"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
-		"metadata": map[string]any{"name": name},
-		"rules": []any{map[string]any{
-			"apiGroups": []string{""}, "resources": []string{"serviceaccounts/token"},
-			"verbs": []string{"create"}, "resourceNames": []string{trSA},
-		}},
-	})
-	must(t, err)
-	_, err = e.up.Do(ctx, http.MethodPost, base+"/rolebindings", map[string]any{
-		"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
-		"metadata": map[string]any{"name": name},
-		"roleRef":  map[string]any{"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": name},
-		"subjects": []any{map[string]any{"kind": "ServiceAccount", "name": trSA, "namespace": trNamespace}},
-	})
-	must(t, err)
+	must(t, e.up.CreateTokenRequestRole(ctx, trNamespace, trSA, plugin.TokenRequestRoleName(trSA)))
 	e.eventually(ctx, t, "the Role to be in force", func() (bool, string) {
 		res := e.run(t, nil, "--audience", "downstream-a")
 		return res.code == 0, res.stderr

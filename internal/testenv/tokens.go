@@ -77,6 +77,33 @@ func (a *APIServer) RequestPodToken(ctx context.Context, namespace, sa, pod, pod
 	})
 }
 
+// CreateTokenRequestRole lets the service account sa create tokens for
+// itself, and only for itself: a Role name with create on
+// serviceaccounts/token for the resource name sa, and a RoleBinding of the
+// same name to sa.
+func (a *APIServer) CreateTokenRequestRole(ctx context.Context, namespace, sa, name string) error {
+	base := "/apis/rbac.authorization.k8s.io/v1/namespaces/" + namespace
+	if b, err := a.Do(ctx, http.MethodPost, base+"/roles", map[string]any{
+		"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
+		"metadata": map[string]any{"name": name},
+		"rules": []any{map[string]any{
+			"apiGroups": []string{""}, "resources": []string{"serviceaccounts/token"},
+			"verbs": []string{"create"}, "resourceNames": []string{sa},
+		}},
+	}); err != nil {
+		return fmt.Errorf("create Role %s/%s: %w: %s", namespace, name, err, b)
+	}
+	if b, err := a.Do(ctx, http.MethodPost, base+"/rolebindings", map[string]any{
+		"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+		"metadata": map[string]any{"name": name},
+		"roleRef":  map[string]any{"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": name},
+		"subjects": []any{map[string]any{"kind": "ServiceAccount", "name": sa, "namespace": namespace}},
+	}); err != nil {
+		return fmt.Errorf("create RoleBinding %s/%s: %w: %s", namespace, name, err, b)
+	}
+	return nil
+}
+
 func (a *APIServer) requestToken(ctx context.Context, namespace, sa string, spec map[string]any) (string, error) {
 	b, err := a.Do(ctx, http.MethodPost, "/api/v1/namespaces/"+namespace+"/serviceaccounts/"+sa+"/token", map[string]any{
 		"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest", "spec": spec,
