@@ -249,7 +249,8 @@ func checkFailure(t *testing.T, got result, want []string, token string) {
 // TestTokenRequestAnswers covers answers a real API server does not give
 // (TestIntegrationTokenRequest in cmd/argocd-k8s-federate-plugin covers
 // those it gives): redirects, bodies that are not a Status, a proxy's page,
-// an oversized answer, a token for something else. The server here only
+// an oversized answer, a token for something else; and the request as sent,
+// down to the headers an API server does not check. The server here only
 // plays back an answer and records the request.
 func TestTokenRequestAnswers(t *testing.T) {
 	t0 := time.Now().Truncate(time.Second)
@@ -303,11 +304,18 @@ func TestTokenRequestAnswers(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var got *http.Request
-			var gotBody []byte
+			type request struct {
+				r    *http.Request
+				body []byte
+			}
+			requests := make(chan request, 1)
 			srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				got, gotBody = r, nil
-				gotBody, _ = io.ReadAll(r.Body)
+				body, _ := io.ReadAll(r.Body)
+				select {
+				case requests <- request{r, body}:
+				default:
+					t.Errorf("more than one request: %s %s", r.Method, r.URL)
+				}
 				for k, v := range tt.header {
 					w.Header().Set(k, v)
 				}
@@ -321,10 +329,12 @@ func TestTokenRequestAnswers(t *testing.T) {
 			args := append([]string{"token-request", "--audience", "downstream-a", "--api-server", srv.URL + "/", "--service-account-token-file", p.token, "--ca-file", p.ca}, tt.args...)
 			res := run(args, fakeEnv{now: t0.Add(time.Minute)})
 
-			if got == nil {
+			select {
+			case got := <-requests:
+				checkRequest(t, got.r, got.body, p.raw)
+			default:
 				t.Fatalf("no request was sent; stderr %q", res.stderr)
 			}
-			checkRequest(t, got, gotBody, p.raw)
 			if !tt.wantCred {
 				checkFailure(t, res, tt.want, p.raw)
 				return
