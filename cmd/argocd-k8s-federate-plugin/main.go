@@ -1,8 +1,8 @@
 // Command argocd-k8s-federate-plugin is the small build that ArgoCD executes
-// through a cluster Secret's execProviderConfig: the token-file credential
-// plugin, plus install and version. It links only the standard library and
-// this module's small packages (a test keeps it so); everything else lives in
-// the full argocd-k8s-federate CLI.
+// through a cluster Secret's execProviderConfig: the token-file and
+// token-request credential plugin, plus install and version. It links only
+// the standard library and this module's small packages (a test keeps it
+// so); everything else lives in the full argocd-k8s-federate CLI.
 package main
 
 import (

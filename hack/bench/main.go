@@ -11,6 +11,13 @@
 //     `set -e -o pipefail`, `IDTOKEN=$(cat FILE)` and the heredoc;
 //   - floor: hack/bench/floor, built here as a static stripped binary.
 //
+// Then, unless -token-request=false, the plugin's token-request against a
+// real kube-apiserver and etcd started with internal/testenv (the binaries
+// built into the cache by scripts/build-kubernetes.sh and build-etcd.sh the
+// first time): each exec reads the pod's token, makes a TLS connection and
+// a TokenRequest, and prints the ExecCredential. It is timed in rounds of
+// its own, after the others, while the API server runs on the same machine.
+//
 // Rounds alternate the three (rotating which goes first). It prints the
 // median wall time of each, the ratios plugin/script and plugin/floor, the
 // peak RSS (VmHWM at exit, in separate runs under ptrace; for bash, the
@@ -62,6 +69,8 @@ type options struct {
 	maxVsFloor     float64
 	maxRSSMiB      float64
 	allowNonStatic bool
+	tokenRequest   bool
+	trRounds       int
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
@@ -77,10 +86,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.Float64Var(&o.maxVsFloor, "max-plugin-floor", 1.2, "target: median plugin / median floor")
 	fs.Float64Var(&o.maxRSSMiB, "max-rss-mib", 15, "target: the plugin's peak RSS in MiB")
 	fs.BoolVar(&o.allowNonStatic, "allow-non-static", false, "time a plugin binary that is not static and stripped (not what the image ships)")
+	fs.BoolVar(&o.tokenRequest, "token-request", true, "also time token-request against a real kube-apiserver (internal/testenv)")
+	fs.IntVar(&o.trRounds, "token-request-rounds", 100, "timed rounds of token-request, after 10 warm-up")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	if o.plugin == "" || fs.NArg() > 0 || o.rounds < 1 || o.warmup < 0 || o.inittraceRuns < 1 || o.rssRuns < 1 {
+	if o.plugin == "" || fs.NArg() > 0 || o.rounds < 1 || o.warmup < 0 || o.inittraceRuns < 1 || o.rssRuns < 1 || o.trRounds < 1 {
 		fmt.Fprintln(stderr, "usage: bench -plugin BINARY [-rounds N] [-warmup N]: build the plugin as the image ships it first (make bench does)")
 		return 2
 	}
@@ -146,7 +157,7 @@ func bench(o options, stdout io.Writer) ([]string, error) {
 	}
 
 	subjects := []*subject{
-		{name: "plugin", path: plugin, args: []string{"token-file", "--file", tokenFile}, size: fileSize(plugin)},
+		{name: "token-file", path: plugin, args: []string{"token-file", "--file", tokenFile}, size: fileSize(plugin)},
 		{name: "bash script", path: bash, args: []string{"-c", credentialtest.HandWrittenScript(tokenFile)},
 			size: "bash " + fileSize(bash) + " + cat " + fileSize(cat)},
 		{name: "floor", path: floor, args: []string{tokenFile}, size: fileSize(floor)},
@@ -193,6 +204,15 @@ func bench(o options, stdout io.Writer) ([]string, error) {
 		return nil, err
 	}
 
+	rows := subjects
+	var tr *subject
+	if o.tokenRequest {
+		if tr, err = benchTokenRequest(o, plugin, dir, env); err != nil {
+			return nil, err
+		}
+		rows = append([]*subject{subjects[0], tr}, subjects[1:]...)
+	}
+
 	p, sc, fl := subjects[0], subjects[1], subjects[2]
 	vsScript := float64(median(p.wall)) / float64(median(sc.wall))
 	vsFloor := float64(median(p.wall)) / float64(median(fl.wall))
@@ -201,11 +221,15 @@ func bench(o options, stdout io.Writer) ([]string, error) {
 	fmt.Fprintf(stdout, "credential plugin benchmark: %d rounds after %d warm-up, alternating; token %d bytes; %s; %d CPUs; %s\n",
 		o.rounds, o.warmup, len(token), strings.TrimSpace(strings.ReplaceAll(execInfoV1, "\n", "")), runtime.NumCPU(), runtime.Version())
 	fmt.Fprintf(stdout, "%-16s %10s %10s %10s %10s %12s  %s\n", "", "median", "p10", "p90", "CPU", "peak RSS", "binary")
-	for _, s := range subjects {
+	for _, s := range rows {
 		fmt.Fprintf(stdout, "%-16s %10s %10s %10s %10s %8.1f MiB  %s\n", s.name,
 			ms(median(s.wall)), ms(percentile(s.wall, 10)), ms(percentile(s.wall, 90)), ms(median(s.cpu)), float64(s.rss)/1024, s.size)
 	}
 	fmt.Fprintln(stdout, "(wall times; CPU is the median user+system time of the process and its children)")
+	if tr != nil {
+		fmt.Fprintf(stdout, "token-request: %d rounds after 10 warm-up against kube-apiserver on this machine, each a TLS connection and a TokenRequest; %s more than token-file per exec (wall), %s more CPU in the plugin\n",
+			len(tr.wall), ms(median(tr.wall)-median(p.wall)), ms(median(tr.cpu)-median(p.cpu)))
+	}
 	fmt.Fprintf(stdout, "plugin: %s\n", o.plugin)
 	fmt.Fprintf(stdout, "plugin init (GODEBUG=inittrace=1, sum of %d package inits, median of %d runs): %s; floor: %s\n",
 		nInit, o.inittraceRuns, ms(initPlugin), ms(initFloor))

@@ -55,6 +55,7 @@ func peakRSS(path string, args, env []string) (int64, error) {
 
 	var peak int64
 	exitCode := -1
+loop:
 	for {
 		wpid, err := syscall.Wait4(-1, &ws, syscall.WALL, nil)
 		if errors.Is(err, syscall.EINTR) {
@@ -69,7 +70,11 @@ func peakRSS(path string, args, env []string) (int64, error) {
 		switch {
 		case ws.Exited():
 			if wpid == pid {
+				// Its children (bash's cat) have exited before it. Waiting
+				// for ECHILD instead would wait for every other child of
+				// this program too: the API server token-request runs on.
 				exitCode = ws.ExitStatus()
+				break loop
 			}
 			continue
 		case ws.Signaled():

@@ -122,6 +122,19 @@ func TestTokenFileDelegatesToThePlugin(t *testing.T) {
 	}
 }
 
+func TestTokenRequestDelegatesToThePlugin(t *testing.T) {
+	t.Setenv("KUBERNETES_SERVICE_HOST", "")
+	stdout, stderr, code := run(t, "token-request", "--audience", "prod-eu")
+	want := "argocd-k8s-federate token-request: KUBERNETES_SERVICE_HOST is not set"
+	if code != 1 || stdout != "" || strings.Count(stderr, "\n") != 1 || !strings.HasPrefix(stderr, want) {
+		t.Errorf("code %d, stdout %q, stderr %q; want one line starting %q", code, stdout, stderr, want)
+	}
+	stdout, _, code = run(t, "token-request", "--help")
+	if code != 0 || !strings.Contains(stdout, "Usage:\n  argocd-k8s-federate token-request --audience AUD") || !strings.Contains(stdout, "--api-server URL") {
+		t.Errorf("token-request --help: code %d, stdout %q", code, stdout)
+	}
+}
+
 // Ctrl-C: an interrupted generate writes nothing and says so, with the
 // shell's exit code for SIGINT.
 func TestCtrlCStopsGenerateCheckAndDoctor(t *testing.T) {

@@ -10,7 +10,7 @@ import (
 	"github.com/argocd-k8s-federate/argocd-k8s-federate/internal/version"
 )
 
-// The token-file and install commands are the plugin build's own code
+// The token-file, token-request and install commands are the plugin build's own code
 // (internal/plugin, standard library only), so both binaries parse the same
 // flags and fail the same way. Flags are parsed there, not by cobra.
 
@@ -28,6 +28,25 @@ every flag.`,
 		DisableFlagParsing: true,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return delegate(streams, "token-file", args)
+		},
+	}
+}
+
+func newTokenRequestCommand(streams IOStreams) *cobra.Command {
+	return &cobra.Command{
+		Use:   "token-request --audience AUD [--expiration-seconds 3600] [--issuer URL]",
+		Short: "Credential plugin: print an ExecCredential for a token the TokenRequest API issues to this pod",
+		Long: `token-request is the client-go credential plugin ArgoCD runs (execProviderConfig)
+for a downstream whose tokens come from the TokenRequest API. In an ArgoCD pod it
+asks the upstream API server, with the pod's own service-account token, for a
+token of the pod's service account with --audience, bound to the pod, and prints
+one ExecCredential that expires at 80% of the token's lifetime. ArgoCD should run
+the small plugin build (argocd-k8s-federate-plugin), which has the same command;
+run with --help for every flag.`,
+		Example:            `  argocd-k8s-federate token-request --audience prod-eu`,
+		DisableFlagParsing: true,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return delegate(streams, plugin.TokenRequestCommand, args)
 		},
 	}
 }

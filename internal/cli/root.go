@@ -88,6 +88,7 @@ credential plugin (argocd-k8s-federate-plugin token-file) for every downstream.`
 	cmd.AddCommand(
 		newGenerateCommand(streams),
 		newTokenFileCommand(streams),
+		newTokenRequestCommand(streams),
 		newInstallCommand(streams),
 		newVersionCommand(streams),
 		newDiscoveryCommand(streams),

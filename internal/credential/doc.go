@@ -18,8 +18,9 @@
 // padding is tolerated, as the API server's JOSE library tolerates it); the
 // header must be a JSON object, the signature valid base64url, and the
 // payload a JSON object with a numeric exp. iat, nbf, iss, aud (a string or
-// an array of strings), sub and kubernetes.io.warnafter are read when
-// present. The signature is not verified: the API server does that.
+// an array of strings), sub and kubernetes.io's warnafter, namespace,
+// serviceaccount and pod ({name, uid}) are read when present. The signature
+// is not verified: the API server does that.
 //
 // # Expiry policy
 //

@@ -25,8 +25,9 @@ type Token struct {
 	Claims Claims
 }
 
-// Claims are the registered claims the plugin uses. Times are whole seconds
-// (a fractional NumericDate is rounded down); a zero time means absent.
+// Claims are the registered claims the plugin uses, and those of the
+// kubernetes.io claim. Times are whole seconds (a fractional NumericDate is
+// rounded down); a zero value means absent.
 type Claims struct {
 	Issuer    string
 	Subject   string
@@ -37,6 +38,20 @@ type Claims struct {
 	// WarnAfter is kubernetes.io.warnafter: set by an API server that
 	// extended exp beyond the TTL the kubelet asked for.
 	WarnAfter time.Time
+	// Namespace is kubernetes.io.namespace, the service account's namespace.
+	Namespace string
+	// ServiceAccount is kubernetes.io.serviceaccount: whose token it is.
+	ServiceAccount ObjectRef
+	// Pod is kubernetes.io.pod, the pod the token is bound to: the kubelet's
+	// tokens have it; a legacy Secret token, or one from kubectl create
+	// token without --bound-object-kind Pod, does not.
+	Pod ObjectRef
+}
+
+// ObjectRef names an object of the kubernetes.io claim.
+type ObjectRef struct {
+	Name string
+	UID  string
 }
 
 // HasAudience reports whether aud contains want.
@@ -48,6 +63,26 @@ func (c Claims) HasAudience(want string) bool {
 	}
 	return false
 }
+
+// ServiceAccountName returns the namespace and name of the service account
+// whose token this is: kubernetes.io.namespace and
+// kubernetes.io.serviceaccount.name, else the subject
+// system:serviceaccount:NAMESPACE:NAME. ok is false when neither says.
+func (c Claims) ServiceAccountName() (namespace, name string, ok bool) {
+	if c.Namespace != "" && c.ServiceAccount.Name != "" {
+		return c.Namespace, c.ServiceAccount.Name, true
+	}
+	rest, found := strings.CutPrefix(c.Subject, serviceAccountPrefix)
+	namespace, name, found2 := strings.Cut(rest, ":")
+	if !found || !found2 || namespace == "" || name == "" || strings.Contains(name, ":") {
+		return "", "", false
+	}
+	return namespace, name, true
+}
+
+// serviceAccountPrefix starts the username, and the sub, of a service
+// account: system:serviceaccount:NAMESPACE:NAME.
+const serviceAccountPrefix = "system:serviceaccount:"
 
 // ParseToken decodes the content of a token file without verifying its
 // signature. See the package documentation for what is accepted.
@@ -182,7 +217,7 @@ func parseClaims(payload []byte) (Claims, error) {
 	if c.Audience, err = audience(aud); err != nil {
 		return Claims{}, err
 	}
-	if c.WarnAfter, err = warnAfter(kube); err != nil {
+	if err := kubernetesClaims(kube, &c); err != nil {
 		return Claims{}, err
 	}
 	return c, nil
@@ -245,22 +280,72 @@ func audience(v []byte) ([]string, error) {
 	return many, nil
 }
 
-// warnAfter reads kubernetes.io.warnafter.
-func warnAfter(kube []byte) (time.Time, error) {
+// kubernetesClaims reads the members of the kubernetes.io claim into c:
+// warnafter, namespace, serviceaccount and pod.
+func kubernetesClaims(kube []byte, c *Claims) error {
 	if absent(kube) {
-		return time.Time{}, nil
+		return nil
 	}
 	if kube[0] != '{' {
-		return time.Time{}, malformed(`claim "kubernetes.io" is not a JSON object`)
+		return malformed(`claim "kubernetes.io" is not a JSON object`)
 	}
-	var warn []byte
+	var warn, ns, sa, pod []byte
 	if err := forEachMember(kube, func(key, value []byte) error {
-		if string(key) == "warnafter" {
+		switch string(key) {
+		case "warnafter":
 			warn = value
+		case "namespace":
+			ns = value
+		case "serviceaccount":
+			sa = value
+		case "pod":
+			pod = value
 		}
 		return nil
 	}); err != nil {
-		return time.Time{}, &Error{Problem: ProblemMalformed, Msg: `claim "kubernetes.io" is not a JSON object`, Err: err}
+		return &Error{Problem: ProblemMalformed, Msg: `claim "kubernetes.io" is not a JSON object`, Err: err}
 	}
-	return numericDate(warn, "warnafter")
+	var err error
+	if c.WarnAfter, err = numericDate(warn, "warnafter"); err != nil {
+		return err
+	}
+	if c.Namespace, err = stringClaim(ns, "kubernetes.io.namespace"); err != nil {
+		return err
+	}
+	if c.ServiceAccount, err = objectRef(sa, "kubernetes.io.serviceaccount"); err != nil {
+		return err
+	}
+	c.Pod, err = objectRef(pod, "kubernetes.io.pod")
+	return err
+}
+
+// objectRef reads an object of the kubernetes.io claim: {"name", "uid"}.
+func objectRef(v []byte, name string) (ObjectRef, error) {
+	if absent(v) {
+		return ObjectRef{}, nil
+	}
+	if v[0] != '{' {
+		return ObjectRef{}, malformed("claim " + strconv.Quote(name) + " is not a JSON object")
+	}
+	var n, uid []byte
+	if err := forEachMember(v, func(key, value []byte) error {
+		switch string(key) {
+		case "name":
+			n = value
+		case "uid":
+			uid = value
+		}
+		return nil
+	}); err != nil {
+		return ObjectRef{}, &Error{Problem: ProblemMalformed, Msg: "claim " + strconv.Quote(name) + " is not a JSON object", Err: err}
+	}
+	var ref ObjectRef
+	var err error
+	if ref.Name, err = stringClaim(n, name+".name"); err != nil {
+		return ObjectRef{}, err
+	}
+	if ref.UID, err = stringClaim(uid, name+".uid"); err != nil {
+		return ObjectRef{}, err
+	}
+	return ref, nil
 }

@@ -1,10 +1,12 @@
 // Package plugin is the command line of argocd-k8s-federate-plugin, the small
 // build that ArgoCD executes through a cluster Secret's execProviderConfig:
-// token-file, install and version, parsed with the standard flag package.
+// token-file, token-request, install and version, parsed with the standard
+// flag package.
 //
 // It links only the standard library and this module's small packages, so
 // that every exec starts as fast as a bare Go program; the full
-// argocd-k8s-federate CLI delegates its token-file command to TokenFile.
+// argocd-k8s-federate CLI delegates its token-file and token-request
+// commands to TokenFile and TokenRequest.
 //
 // Every failure is one line on stderr naming what to fix, exit code 1, and
 // nothing on stdout; stdout carries only the product (the ExecCredential, the
@@ -52,16 +54,18 @@ func Main(args []string, env Env, stdout, stderr io.Writer) int {
 }
 
 // Run is Main for a binary named prog: the full argocd-k8s-federate CLI runs
-// its token-file and install commands through it, so that its messages and
-// help name it.
+// its token-file, token-request and install commands through it, so that its
+// messages and help name it.
 func Run(prog string, args []string, env Env, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
-		return fail(stderr, prog, errors.New(`missing command: run "`+prog+` help" for usage (ArgoCD runs "`+prog+` token-file --file PATH")`))
+		return fail(stderr, prog, errors.New(`missing command: run "`+prog+` help" for usage (ArgoCD runs "`+prog+` token-file --file PATH" or "`+prog+` token-request --audience AUD")`))
 	}
 	cmd, rest := args[0], args[1:]
 	switch cmd {
 	case TokenFileCommand:
 		return runTokenFile(prog, rest, env, stdout, stderr)
+	case TokenRequestCommand:
+		return runTokenRequest(prog, rest, env, stdout, stderr)
 	case "install":
 		return runInstall(prog, rest, stdout, stderr)
 	case "version":
@@ -72,7 +76,7 @@ func Run(prog string, args []string, env Env, stdout, stderr io.Writer) int {
 	if strings.HasPrefix(cmd, "-") {
 		return fail(stderr, prog, fmt.Errorf("unknown flag %q before the command: run \"%s help\" for usage", cmd, prog))
 	}
-	return fail(stderr, prog, fmt.Errorf("unknown command %q: this is the small plugin build (token-file, install, version); generate and the other commands live in the full argocd-k8s-federate CLI",
+	return fail(stderr, prog, fmt.Errorf("unknown command %q: this is the small plugin build (token-file, token-request, install, version); generate and the other commands live in the full argocd-k8s-federate CLI",
 		cmd))
 }
 
@@ -258,37 +262,46 @@ func runHelp(prog string, args []string, stdout, stderr io.Writer) int {
 	}
 	if len(args) == 1 {
 		o := DefaultTokenFileOptions()
+		r := DefaultTokenRequestOptions()
 		var dir string
 		switch args[0] {
 		case TokenFileCommand:
 			tokenFileCommand(prog, &o).usage(stdout)
+		case TokenRequestCommand:
+			tokenRequestCommand(prog, &r).usage(stdout)
 		case "install":
 			installCommand(prog, &dir).usage(stdout)
 		case "version":
 			versionCommand(prog).usage(stdout)
 		default:
-			return fail(stderr, prog+" help", fmt.Errorf("unknown command %q: this build has token-file, install and version", args[0]))
+			return fail(stderr, prog+" help", fmt.Errorf("unknown command %q: this build has token-file, token-request, install and version", args[0]))
 		}
 		return 0
 	}
 	io.WriteString(stdout, Name+` is the credential plugin ArgoCD executes for clusters
 federated by argocd-k8s-federate: it turns the projected service-account token
-the kubelet keeps fresh into a client-go ExecCredential.
+the kubelet keeps fresh into a client-go ExecCredential (token-file), or asks
+the upstream API server for a token of the pod's service account
+(token-request).
 
 Usage:
   `+Name+` token-file [--file PATH] [--audience AUD] [--issuer URL] [--skew 10s] [--poll-interval 30s]
+  `+Name+` token-request --audience AUD [--expiration-seconds 3600] [--issuer URL] [--skew 10s]
   `+Name+` install --to DIR
   `+Name+` version
   `+Name+` help [COMMAND]
 
 Commands:
-  token-file  print the ExecCredential for the token in --file (what ArgoCD runs)
-  install     copy this binary into DIR (an init container filling a shared emptyDir)
-  version     print the version
+  token-file     print the ExecCredential for the token in --file (what ArgoCD runs)
+  token-request  print the ExecCredential for a token the TokenRequest API issues
+                 for this pod's service account and --audience, bound to the pod
+  install        copy this binary into DIR (an init container filling a shared emptyDir)
+  version        print the version
 
 This is the small build, linked with the standard library only so that it
 starts as fast as any Go program can; generate and the other commands live in
-the full argocd-k8s-federate CLI, which has the same token-file command.
+the full argocd-k8s-federate CLI, which has the same token-file and
+token-request commands.
 `)
 	return 0
 }

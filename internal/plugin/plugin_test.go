@@ -277,7 +277,7 @@ func TestFailures(t *testing.T) {
 		{name: "no command", args: nil,
 			want: []string{"argocd-k8s-federate-plugin: missing command", "help"}},
 		{name: "generate lives in the full CLI", args: []string{"generate", "-f", "federation.yaml"},
-			want: []string{`argocd-k8s-federate-plugin: unknown command "generate"`, "small plugin build", "full argocd-k8s-federate CLI"}},
+			want: []string{`argocd-k8s-federate-plugin: unknown command "generate"`, "small plugin build (token-file, token-request, install, version)", "full argocd-k8s-federate CLI"}},
 		{name: "flag before command", args: []string{"--file", good, "token-file"},
 			want: []string{`unknown flag "--file" before the command`}},
 		{name: "install without --to", args: []string{"install"},
@@ -289,7 +289,7 @@ func TestFailures(t *testing.T) {
 		{name: "version with an argument", args: []string{"version", "extra"},
 			want: []string{"argocd-k8s-federate-plugin version: unexpected argument"}},
 		{name: "help for an unknown command", args: []string{"help", "generate"},
-			want: []string{`argocd-k8s-federate-plugin help: unknown command "generate"`}},
+			want: []string{`argocd-k8s-federate-plugin help: unknown command "generate"`, "token-file, token-request, install and version"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -326,12 +326,14 @@ func TestHelpAndVersion(t *testing.T) {
 		args []string
 		want []string
 	}{
-		{args: []string{"help"}, want: []string{"Usage:", "token-file", "install --to DIR", "full argocd-k8s-federate CLI"}},
+		{args: []string{"help"}, want: []string{"Usage:", "token-file", "token-request --audience AUD", "install --to DIR", "full argocd-k8s-federate CLI"}},
 		{args: []string{"-h"}, want: []string{"Usage:"}},
 		{args: []string{"--help"}, want: []string{"Usage:"}},
 		{args: []string{"help", "token-file"}, want: []string{"--file path", "default with --audience: /var/run/secrets/argocd-k8s-federate/<audience>", "--poll-interval duration", "(default 30s)", "--skew duration", "(default 10s)", "execProviderConfig"}},
 		{args: []string{"token-file", "-h"}, want: []string{"--audience audience", "--issuer URL"}},
 		{args: []string{"token-file", "--help"}, want: []string{"KUBERNETES_EXEC_INFO"}},
+		{args: []string{"help", "token-request"}, want: []string{"Usage:\n  argocd-k8s-federate-plugin token-request --audience AUD", "TokenRequest API", "--api-server URL", "$KUBERNETES_SERVICE_HOST", "--expiration-seconds seconds", "(default 3600)", "--ca-file path", "(default /var/run/secrets/kubernetes.io/serviceaccount/ca.crt)", "--timeout duration", "execProviderConfig"}},
+		{args: []string{"token-request", "--help"}, want: []string{"--service-account-token-file path", "KUBERNETES_EXEC_INFO"}},
 		{args: []string{"install", "-h"}, want: []string{"install --to DIR", "--to directory"}},
 		{args: []string{"help", "install"}, want: []string{"emptyDir"}},
 		{args: []string{"help", "version"}, want: []string{"Usage:\n  argocd-k8s-federate-plugin version"}},
@@ -377,8 +379,8 @@ func TestInstall(t *testing.T) {
 	}
 }
 
-// TestRunAs checks that the full CLI, which runs token-file through Run,
-// gets messages and help that name it.
+// TestRunAs checks that the full CLI, which runs token-file and
+// token-request through Run, gets messages and help that name it.
 func TestRunAs(t *testing.T) {
 	var stdout, stderr bytes.Buffer
 	code := plugin.Run("argocd-k8s-federate", []string{"token-file", "--file", filepath.Join(t.TempDir(), "absent")}, fakeEnv{}, &stdout, &stderr)
@@ -389,6 +391,12 @@ func TestRunAs(t *testing.T) {
 	stderr.Reset()
 	code = plugin.Run("argocd-k8s-federate", []string{"token-file", "-h"}, fakeEnv{}, &stdout, &stderr)
 	if code != 0 || !strings.Contains(stdout.String(), "Usage:\n  argocd-k8s-federate token-file [--file PATH]") {
+		t.Errorf("Run() = %d, stdout %q, stderr %q", code, stdout.String(), stderr.String())
+	}
+	stdout.Reset()
+	stderr.Reset()
+	code = plugin.Run("argocd-k8s-federate", []string{"token-request", "--audience", "a"}, fakeEnv{}, &stdout, &stderr)
+	if code != 1 || stdout.Len() != 0 || !strings.HasPrefix(stderr.String(), "argocd-k8s-federate token-request: KUBERNETES_SERVICE_HOST is not set") {
 		t.Errorf("Run() = %d, stdout %q, stderr %q", code, stdout.String(), stderr.String())
 	}
 }
