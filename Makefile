@@ -26,13 +26,16 @@ LDFLAGS := -s -w -X $(PKG)/internal/version.Version=$(VERSION) -X $(PKG)/interna
 GOBUILD := $(GO) build -trimpath -ldflags "$(LDFLAGS)"
 
 .PHONY: build
-build: bin/argocd-k8s-federate bin/argocd-k8s-federate-plugin ## build the CLI and the plugin
+build: bin/argocd-k8s-federate bin/argocd-k8s-federate-plugin ## build the CLI and the plugin (with its token-request half)
 
-.PHONY: bin/argocd-k8s-federate bin/argocd-k8s-federate-plugin
+.PHONY: bin/argocd-k8s-federate bin/argocd-k8s-federate-plugin bin/argocd-k8s-federate-token-request
 bin/argocd-k8s-federate:
 	$(GOBUILD) -o $@ ./cmd/argocd-k8s-federate
-bin/argocd-k8s-federate-plugin:
+# The plugin and, beside it, the binary its token-request command execs.
+bin/argocd-k8s-federate-plugin: bin/argocd-k8s-federate-token-request
 	$(GOBUILD) -o $@ ./cmd/argocd-k8s-federate-plugin
+bin/argocd-k8s-federate-token-request:
+	$(GOBUILD) -o $@ ./cmd/argocd-k8s-federate-token-request
 
 .PHONY: test
 test: test-unit test-integration check-manifests ## run every test

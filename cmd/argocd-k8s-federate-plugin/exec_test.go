@@ -187,15 +187,19 @@ func runRotation(t *testing.T, kl *credentialtest.Kubelet, url string, clients m
 	return stats
 }
 
+// buildPlugin builds the plugin and, beside it as the image has it, the
+// token-request half it execs.
 func buildPlugin(t *testing.T) string {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "argocd-k8s-federate-plugin")
-	cmd := exec.Command("go", "build", "-trimpath", "-o", bin, ".")
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
+	dir := t.TempDir()
+	for pkg, name := range map[string]string{".": "argocd-k8s-federate-plugin", "../argocd-k8s-federate-token-request": "argocd-k8s-federate-token-request"} {
+		cmd := exec.Command("go", "build", "-trimpath", "-o", filepath.Join(dir, name), pkg)
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("go build %s: %v\n%s", pkg, err, out)
+		}
 	}
-	return bin
+	return filepath.Join(dir, "argocd-k8s-federate-plugin")
 }
 
 // countingPlugin is a shell wrapper that counts its runs, records
@@ -311,4 +315,40 @@ func (s *apiServer) client(t *testing.T, ec *clientcmdapi.ExecConfig) *http.Clie
 		t.Fatalf("rest.HTTPClientFor: %v", err)
 	}
 	return c
+}
+
+// TestTokenRequestHalf: install copies the plugin and its token-request half
+// together; without the half, token-request says what is missing.
+func TestTokenRequestHalf(t *testing.T) {
+	bin := buildPlugin(t)
+	to := t.TempDir()
+	out, err := exec.Command(bin, "install", "--to", to).CombinedOutput()
+	if err != nil {
+		t.Fatalf("install: %v\n%s", err, out)
+	}
+	for _, name := range []string{"argocd-k8s-federate-token-request", "argocd-k8s-federate-plugin"} {
+		if fi, err := os.Stat(filepath.Join(to, name)); err != nil || fi.Mode().Perm() != 0o755 {
+			t.Errorf("install --to %s: %s: %v %v", to, name, fi, err)
+		}
+	}
+
+	alone := filepath.Join(t.TempDir(), "argocd-k8s-federate-plugin")
+	data, err := os.ReadFile(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(alone, data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(alone, "token-request", "--audience", "a")
+	var stdout, stderr strings.Builder
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err = cmd.Run()
+	want := "argocd-k8s-federate-plugin token-request: " + filepath.Join(filepath.Dir(alone), "argocd-k8s-federate-token-request") + " is missing: "
+	if err == nil || stdout.Len() > 0 || !strings.HasPrefix(stderr.String(), want) || strings.Count(stderr.String(), "\n") != 1 {
+		t.Errorf("token-request without its half: err %v, stdout %q, stderr %q; want one line starting %q", err, stdout.String(), stderr.String(), want)
+	}
+	if out, err := exec.Command(alone, "install", "--to", t.TempDir()).CombinedOutput(); err == nil || !strings.Contains(string(out), "install argocd-k8s-federate-token-request, which token-request runs, from beside this binary") {
+		t.Errorf("install without the half: err %v: %s", err, out)
+	}
 }

@@ -7,8 +7,13 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/argocd-k8s-federate/argocd-k8s-federate/internal/plugin"
+	"github.com/argocd-k8s-federate/argocd-k8s-federate/internal/tokenrequest"
 	"github.com/argocd-k8s-federate/argocd-k8s-federate/internal/version"
 )
+
+// The full CLI links the network half of token-request itself (it links
+// net/http anyway): no second binary to exec.
+func init() { plugin.TokenRequester = tokenrequest.Run }
 
 // The token-file, token-request and install commands are the plugin build's own code
 // (internal/plugin, standard library only), so both binaries parse the same

@@ -197,18 +197,11 @@ func applyDocuments(ctx context.Context, t *testing.T, api *testenv.APIServer, s
 
 func createPod(ctx context.Context, t *testing.T, api *testenv.APIServer, ns, name, sa string) podRef {
 	t.Helper()
-	b, err := api.Do(ctx, http.MethodPost, "/api/v1/namespaces/"+ns+"/pods", map[string]any{
-		"apiVersion": "v1", "kind": "Pod", "metadata": map[string]any{"name": name},
-		"spec": map[string]any{"serviceAccountName": sa, "containers": []any{map[string]any{"name": "main", "image": "argocd"}}},
-	})
+	uid, err := api.CreatePod(ctx, ns, name, sa)
 	if err != nil {
-		t.Fatalf("create pod %s: %v: %s", name, err, b)
-	}
-	var pod struct{ Metadata struct{ Name, UID string } }
-	if err := json.Unmarshal(b, &pod); err != nil {
 		t.Fatal(err)
 	}
-	return podRef{pod.Metadata.Name, pod.Metadata.UID}
+	return podRef{name, uid}
 }
 
 // tokenRequest asks for a token of sa, as bearer ("" for the admin), and

@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
@@ -214,9 +215,10 @@ func runTokenFile(prog string, args []string, env Env, stdout, stderr io.Writer)
 func installCommand(prog string, dir *string) *command {
 	c := newCommand(prog, "install", "install --to DIR",
 		`Copies this binary into DIR atomically (a temporary file in DIR, fsync,
-mode 0755, rename) and prints the installed path. Run from this image as an
-init container, it drops the plugin into an emptyDir that the ArgoCD
-containers mount.
+mode 0755, rename) and prints the installed path; the plugin build first
+copies `+TokenRequestBinary+` from beside itself the same way (token-request
+runs it). Run from this image as an init container, it drops the plugin into
+an emptyDir that the ArgoCD containers mount.
 
 Example:
   `+prog+` install --to /plugins
@@ -233,6 +235,16 @@ func runInstall(prog string, args []string, stdout, stderr io.Writer) int {
 	}
 	if dir == "" {
 		return c.fail(stderr, errors.New("--to DIR is required: the directory to install into, e.g. an emptyDir shared with the ArgoCD containers"))
+	}
+	// The small build brings its token-request half along, installed
+	// first, so that the plugin never appears without it.
+	if self, err := os.Executable(); err == nil && filepath.Base(self) == Name {
+		half := filepath.Join(filepath.Dir(self), TokenRequestBinary)
+		path, err := install.File(half, dir)
+		if err != nil {
+			return c.fail(stderr, fmt.Errorf("install %s, which token-request runs, from beside this binary: %w (the plugin image ships both)", TokenRequestBinary, err))
+		}
+		io.WriteString(stdout, path+"\n")
 	}
 	path, err := install.Executable(dir)
 	if err != nil {

@@ -4,6 +4,11 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"syscall"
 	"time"
 
 	"github.com/argocd-k8s-federate/argocd-k8s-federate/internal/credential"
@@ -197,4 +202,50 @@ const (
 // for itself, and only for itself.
 func TokenRequestRoleName(serviceAccount string) string {
 	return "argocd-k8s-federate-token-" + serviceAccount
+}
+
+// TokenRequestBinary is the binary, beside this one, that does the network
+// half of token-request: the small plugin execs it, so that its own
+// token-file path links neither net/http nor crypto/tls (whose package
+// initialisation would cost every exec). The plugin image ships both, and
+// install copies both.
+const TokenRequestBinary = "argocd-k8s-federate-token-request"
+
+// TokenRequester asks the API server for the token: set by the builds that
+// link the network half (argocd-k8s-federate-token-request and the full
+// CLI). When nil, token-request execs TokenRequestBinary beside this binary.
+var TokenRequester func(o TokenRequestOptions, env Env, stdout io.Writer) error
+
+func runTokenRequest(prog string, args []string, env Env, stdout, stderr io.Writer) int {
+	o := DefaultTokenRequestOptions()
+	c := tokenRequestCommand(prog, &o)
+	if code, done := c.parse(args, stdout, stderr); done {
+		return code
+	}
+	if err := o.Validate(); err != nil {
+		return c.fail(stderr, err)
+	}
+	if TokenRequester == nil {
+		return c.fail(stderr, execTokenRequester(args))
+	}
+	if err := TokenRequester(o, env, stdout); err != nil {
+		return c.fail(stderr, err)
+	}
+	return 0
+}
+
+// execTokenRequester replaces this process with TokenRequestBinary, beside
+// this binary, running token-request with the same arguments; it returns
+// only when it cannot.
+func execTokenRequester(args []string) error {
+	self, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("cannot find this binary to run %s beside it: %w", TokenRequestBinary, err)
+	}
+	path := filepath.Join(filepath.Dir(self), TokenRequestBinary)
+	err = syscall.Exec(path, append([]string{path, TokenRequestCommand}, args...), os.Environ())
+	if errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("%s is missing: token-request runs it from beside this binary; the plugin image ships both and install --to DIR copies both (with delivery Preinstalled, put it next to %s)", path, self)
+	}
+	return fmt.Errorf("run %s: %w", path, err)
 }

@@ -16,7 +16,12 @@ import (
 	"github.com/argocd-k8s-federate/argocd-k8s-federate/internal/credential"
 	"github.com/argocd-k8s-federate/argocd-k8s-federate/internal/credential/credentialtest"
 	"github.com/argocd-k8s-federate/argocd-k8s-federate/internal/plugin"
+	"github.com/argocd-k8s-federate/argocd-k8s-federate/internal/tokenrequest"
 )
+
+// These tests run token-request in-process, with the network half linked
+// (as argocd-k8s-federate-token-request and the full CLI do).
+func init() { plugin.TokenRequester = tokenrequest.Run }
 
 // The command line the generator writes is the one the plugin parses.
 func TestTokenRequestArgsRoundTrip(t *testing.T) {

@@ -1,4 +1,4 @@
-package plugin
+package tokenrequest
 
 import (
 	"bytes"
@@ -17,6 +17,7 @@ import (
 
 	"github.com/argocd-k8s-federate/argocd-k8s-federate/internal/credential"
 	"github.com/argocd-k8s-federate/argocd-k8s-federate/internal/fileio"
+	"github.com/argocd-k8s-federate/argocd-k8s-federate/internal/plugin"
 	"github.com/argocd-k8s-federate/argocd-k8s-federate/internal/version"
 )
 
@@ -32,7 +33,7 @@ type exchange struct {
 	server *url.URL
 	roots  *x509.CertPool
 	pod    podToken
-	opts   TokenRequestOptions
+	opts   plugin.TokenRequestOptions
 }
 
 // The authentication.k8s.io/v1 TokenRequest, the fields sent and read.
@@ -79,7 +80,7 @@ func (x exchange) url() string {
 
 // userAgent names the plugin and its version, as client-go's names kubectl.
 func userAgent() string {
-	return Name + "/" + version.Version + " (" + runtime.GOOS + "/" + runtime.GOARCH + ")"
+	return plugin.Name + "/" + version.Version + " (" + runtime.GOOS + "/" + runtime.GOARCH + ")"
 }
 
 // requestToken sends the TokenRequest and returns the token, or an error
@@ -158,13 +159,13 @@ func (x exchange) explainTransport(err error) error {
 		invalid x509.CertificateInvalidError
 		record  tls.RecordHeaderError
 	)
-	reach := "check that " + ServiceHostEnv + " (or --api-server) names the upstream API server and that this pod may reach it: a NetworkPolicy must allow egress to the kubernetes Service and the API server's endpoints"
+	reach := "check that " + plugin.ServiceHostEnv + " (or --api-server) names the upstream API server and that this pod may reach it: a NetworkPolicy must allow egress to the kubernetes Service and the API server's endpoints"
 	switch {
 	case errors.Is(err, context.DeadlineExceeded):
 		return fmt.Errorf("the API server %s did not answer within --timeout %v (%v): %s", x.server, x.opts.Timeout, err, reach)
 	case errors.As(err, &verr), errors.As(err, &unknown), errors.As(err, &host), errors.As(err, &invalid):
 		return fmt.Errorf("cannot verify the API server %s with --ca-file %q: %v: give the CA bundle that signed its serving certificate (in a pod: %s)",
-			x.server, x.opts.CAFile, err, InClusterCAFile)
+			x.server, x.opts.CAFile, err, plugin.InClusterCAFile)
 	case errors.As(err, &record):
 		return fmt.Errorf("the server at %s does not speak TLS (%v): --api-server must name the API server's https port", x.server, err)
 	}
@@ -178,20 +179,20 @@ func (x exchange) explainStatus(resp *http.Response, body []byte) error {
 	if msg != "" {
 		code += ": " + msg
 	}
-	audiences := "upstream/<hub>/" + AudiencesFile
+	audiences := "upstream/<hub>/" + plugin.AudiencesFile
 	switch {
 	case resp.StatusCode >= 300 && resp.StatusCode < 400:
 		return fmt.Errorf("the API server %s answered %d with a redirect to %q, which is not followed: --api-server must name the API server itself, not what is in front of it",
 			x.server, resp.StatusCode, resp.Header.Get("Location"))
 	case strings.Contains(msg, "ValidatingAdmissionPolicy"):
 		return fmt.Errorf("admission refused %s a token for audience %q (%s): the audience is not among the hub's downstreams' audiences that the ConfigMap %s lists (generate writes it in %s): add the downstream to the federation config, run generate and apply",
-			x.pod.user(), x.opts.Audience, code, AudiencesConfigMap, audiences)
+			x.pod.user(), x.opts.Audience, code, plugin.AudiencesConfigMap, audiences)
 	case resp.StatusCode == http.StatusUnauthorized:
 		return fmt.Errorf("the API server %s refused the pod's own service-account token from %q (%s): the token has expired, its pod was deleted, or it is another cluster's token (check --service-account-token-file and --api-server)",
 			x.server, x.pod.file, code)
 	case resp.StatusCode == http.StatusForbidden:
 		return fmt.Errorf("the API server %s forbids %s to create a token for itself (%s): apply the Role %s and its RoleBinding in namespace %s, which generate writes in upstream/<hub>/%s",
-			x.server, x.pod.user(), code, TokenRequestRoleName(x.pod.serviceAccount), x.pod.namespace, TokenRequestFile)
+			x.server, x.pod.user(), code, plugin.TokenRequestRoleName(x.pod.serviceAccount), x.pod.namespace, plugin.TokenRequestFile)
 	case resp.StatusCode == http.StatusNotFound && st.Details.Kind == "pods":
 		// The token is still accepted for a few seconds after its pod is
 		// deleted (the API server caches authentication), but no new

@@ -1,4 +1,11 @@
-package plugin
+// Package tokenrequest is the network half of the plugin's token-request
+// command: it asks the upstream API server's TokenRequest API for a token of
+// the pod's own service account. It links net/http and crypto/tls, whose
+// package initialisation would slow every token-file exec, so the small
+// plugin binary does not link it: its token-request command execs
+// argocd-k8s-federate-token-request (plugin.TokenRequestBinary) beside it,
+// which does. The full CLI links it too.
+package tokenrequest
 
 import (
 	"context"
@@ -16,15 +23,16 @@ import (
 
 	"github.com/argocd-k8s-federate/argocd-k8s-federate/internal/credential"
 	"github.com/argocd-k8s-federate/argocd-k8s-federate/internal/fileio"
+	"github.com/argocd-k8s-federate/argocd-k8s-federate/internal/plugin"
 )
 
-// TokenRequest writes to stdout the ExecCredential for a new token of the
+// Run writes to stdout the ExecCredential for a new token of the
 // pod's own service account, for o.Audience and bound to the pod, that it
 // asks the upstream API server for with the pod's service-account token
 // (re-read on every call), in the apiVersion that KUBERNETES_EXEC_INFO asks
 // for. It writes nothing when it fails; its error is one line that names what
 // to fix, and never contains a token.
-func TokenRequest(o TokenRequestOptions, env Env, stdout io.Writer) error {
+func Run(o plugin.TokenRequestOptions, env plugin.Env, stdout io.Writer) error {
 	if err := o.Validate(); err != nil {
 		return err
 	}
@@ -33,7 +41,7 @@ func TokenRequest(o TokenRequestOptions, env Env, stdout io.Writer) error {
 		return fmt.Errorf("%w: client-go sets it from execProviderConfig (apiVersion %s or v1beta1); unset it to run the plugin by hand",
 			err, credential.APIVersionV1)
 	}
-	server, err := o.server(env)
+	server, err := serverURL(o, env)
 	if err != nil {
 		return err
 	}
@@ -55,7 +63,7 @@ func TokenRequest(o TokenRequestOptions, env Env, stdout io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("the token the API server %s issued: %w", server, err)
 	}
-	if err := o.checkClaims(server, tok.Claims); err != nil {
+	if err := checkClaims(o, server, tok.Claims); err != nil {
 		return err
 	}
 	expiry, err := o.Policy.Expiry(tok.Claims, env.Now())
@@ -72,34 +80,22 @@ func TokenRequest(o TokenRequestOptions, env Env, stdout io.Writer) error {
 	return nil
 }
 
-func runTokenRequest(prog string, args []string, env Env, stdout, stderr io.Writer) int {
-	o := DefaultTokenRequestOptions()
-	c := tokenRequestCommand(prog, &o)
-	if code, done := c.parse(args, stdout, stderr); done {
-		return code
-	}
-	if err := TokenRequest(o, env, stdout); err != nil {
-		return c.fail(stderr, err)
-	}
-	return 0
-}
-
-// server is the API server's URL: --api-server, else the kubernetes
+// serverURL is the API server's URL: --api-server, else the kubernetes
 // Service's address that the kubelet puts in every pod's environment, as
 // client-go's rest.InClusterConfig builds it.
-func (o TokenRequestOptions) server(env Env) (*url.URL, error) {
+func serverURL(o plugin.TokenRequestOptions, env plugin.Env) (*url.URL, error) {
 	if o.APIServer == "" {
-		host, port := env.Getenv(ServiceHostEnv), env.Getenv(ServicePortEnv)
+		host, port := env.Getenv(plugin.ServiceHostEnv), env.Getenv(plugin.ServicePortEnv)
 		if host == "" {
-			return nil, errors.New(ServiceHostEnv + " is not set, so this is not a pod: token-request runs in the ArgoCD pods of the upstream cluster, where the kubelet sets " +
-				ServiceHostEnv + " and " + ServicePortEnv + " to the kubernetes Service; elsewhere give --api-server URL")
+			return nil, errors.New(plugin.ServiceHostEnv + " is not set, so this is not a pod: token-request runs in the ArgoCD pods of the upstream cluster, where the kubelet sets " +
+				plugin.ServiceHostEnv + " and " + plugin.ServicePortEnv + " to the kubernetes Service; elsewhere give --api-server URL")
 		}
 		if port == "" {
-			return nil, fmt.Errorf("%s is not set (%s is %q): the kubelet sets both to the kubernetes Service; give --api-server URL", ServicePortEnv, ServiceHostEnv, host)
+			return nil, fmt.Errorf("%s is not set (%s is %q): the kubelet sets both to the kubernetes Service; give --api-server URL", plugin.ServicePortEnv, plugin.ServiceHostEnv, host)
 		}
 		u, err := url.Parse("https://" + net.JoinHostPort(host, port))
 		if err != nil {
-			return nil, fmt.Errorf("%s %q and %s %q do not make a URL: %w; give --api-server URL", ServiceHostEnv, host, ServicePortEnv, port, err)
+			return nil, fmt.Errorf("%s %q and %s %q do not make a URL: %w; give --api-server URL", plugin.ServiceHostEnv, host, plugin.ServicePortEnv, port, err)
 		}
 		return u, nil
 	}
@@ -139,7 +135,7 @@ func (p podToken) user() string {
 const mountHint = "token-request needs the token the kubelet mounts in the pod, bound to it: the pod's automountServiceAccountToken must not be false (or mount a projected serviceAccountToken volume at --service-account-token-file)"
 
 // readPodToken reads and checks the pod's own service-account token.
-func readPodToken(path string, env Env) (podToken, error) {
+func readPodToken(path string, env plugin.Env) (podToken, error) {
 	data, err := credential.ReadTokenFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		// The kubelet swaps the volume's ..data symlink, as for token-file.
@@ -155,9 +151,9 @@ func readPodToken(path string, env Env) (podToken, error) {
 			path, fs.ErrNotExist, mountHint)
 	case errors.Is(err, syscall.EISDIR):
 		return podToken{}, fmt.Errorf("read the pod's service-account token %q: %w: --service-account-token-file must name the token file (default %s), not its directory",
-			path, syscall.EISDIR, InClusterTokenFile)
+			path, syscall.EISDIR, plugin.InClusterTokenFile)
 	case errors.Is(err, fileio.ErrNotRegular):
-		return podToken{}, fmt.Errorf("read the pod's service-account token: %w: --service-account-token-file must name the token file (default %s)", err, InClusterTokenFile)
+		return podToken{}, fmt.Errorf("read the pod's service-account token: %w: --service-account-token-file must name the token file (default %s)", err, plugin.InClusterTokenFile)
 	case errors.Is(err, fs.ErrPermission):
 		return podToken{}, fmt.Errorf("read the pod's service-account token %q: %w for uid %d: let this container's user read it (pod securityContext.fsGroup or runAsUser)",
 			path, fs.ErrPermission, os.Getuid())
@@ -217,13 +213,13 @@ func readCAFile(path string) (*x509.CertPool, error) {
 	}
 	pool := x509.NewCertPool()
 	if !pool.AppendCertsFromPEM(data) {
-		return nil, fmt.Errorf("--ca-file %q holds no PEM certificate: give the CA bundle that signed the API server's serving certificate (in a pod: %s)", path, InClusterCAFile)
+		return nil, fmt.Errorf("--ca-file %q holds no PEM certificate: give the CA bundle that signed the API server's serving certificate (in a pod: %s)", path, plugin.InClusterCAFile)
 	}
 	return pool, nil
 }
 
 // checkClaims checks that the API server issued what was asked for.
-func (o TokenRequestOptions) checkClaims(server *url.URL, c credential.Claims) error {
+func checkClaims(o plugin.TokenRequestOptions, server *url.URL, c credential.Claims) error {
 	if !c.HasAudience(o.Audience) {
 		err := &credential.Error{Problem: credential.ProblemAudience,
 			Msg: fmt.Sprintf("token is for audience %q, want %q", c.Audience, o.Audience)}
