@@ -52,6 +52,8 @@ type env struct {
 	// out is the generated tree; pluginDir and tokenDir are the "pod" paths
 	// the generated cluster Secrets point at.
 	out, pluginDir, tokenDir string
+	// configs are the hubs' federation configs as written.
+	configs []testenv.FederationConfig
 }
 
 func TestIntegration(t *testing.T) {
@@ -61,6 +63,7 @@ func TestIntegration(t *testing.T) {
 	t.Run("Refusals", e.testRefusals)
 	t.Run("Rotation", e.testRotation)
 	t.Run("MultiHub", e.testMultiHub)
+	t.Run("TokenRequest", e.testTokenRequest)
 }
 
 func setup(t *testing.T) *env {
@@ -98,7 +101,7 @@ func setup(t *testing.T) *env {
 		},
 		YAMLToJSON: yaml.YAMLToJSONStrict,
 	})
-	e.down, e.out = fed.Down, fed.Out
+	e.down, e.out, e.configs = fed.Down, fed.Out, fed.Configs
 	e.downAdmin = adminClient(t, e.down)
 
 	// The init container's job: install the plugin where the Secrets expect
@@ -112,7 +115,13 @@ func setup(t *testing.T) *env {
 // hub's federation, with its own code (util/db, RawRestConfig).
 func (e *env) restConfig(t *testing.T, hub string) *rest.Config {
 	t.Helper()
-	data, err := os.ReadFile(filepath.Join(e.out, "upstream", hub, "cluster-down.yaml"))
+	return restConfigFrom(t, e.out, hub)
+}
+
+// restConfigFrom is restConfig for the tree generated into out.
+func restConfigFrom(t *testing.T, out, hub string) *rest.Config {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(out, "upstream", hub, "cluster-down.yaml"))
 	must(t, err)
 	var s corev1.Secret
 	must(t, yaml.UnmarshalStrict(data, &s))
@@ -314,6 +323,83 @@ func (e *env) testRotation(t *testing.T) {
 	}
 }
 
+// testTokenRequest: hub-a's config with upstream.token.source TokenRequest.
+// The cluster Secret ArgoCD parses runs token-request: client-go execs the
+// plugin, which asks hub-a's TokenRequest API for a token of the pod's own
+// service account bound to the pod, and down sees exactly the controller's
+// prefixed user. Before the generated Role is applied the plugin's error
+// names it; with the generated admission policy, an audience of no
+// downstream is refused by hub-a itself.
+func (e *env) testTokenRequest(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cfg := e.configs[0]
+	cfg.TokenSource = "TokenRequest"
+	file := filepath.Join(e.dir, "hub-a-token-request.yaml")
+	must(t, cfg.Write(file))
+	out := filepath.Join(e.dir, "out-token-request")
+	run(t, cli(t), "generate", "-o", out, "-f", file)
+
+	// The controller's pod and its own token, as the kubelet mounts it.
+	podUID, err := e.hubA.CreatePod(ctx, argocdNS, "argocd-application-controller-0", controllerSA)
+	must(t, err)
+	podToken, err := e.hubA.RequestPodToken(ctx, argocdNS, controllerSA, "argocd-application-controller-0", podUID, e.hubA.URL, 3607)
+	must(t, err)
+	podTokenFile := filepath.Join(e.dir, "controller-pod", "serviceaccount", "token")
+	must(t, testenv.WriteTokenFile(podTokenFile, podToken))
+
+	rc := restConfigFrom(t, out, "hub-a")
+	if len(rc.ExecProvider.Args) == 0 || rc.ExecProvider.Args[0] != "token-request" {
+		t.Fatalf("the cluster Secret runs %q, want token-request", rc.ExecProvider.Args)
+	}
+	// Outside a pod: what the in-pod defaults would be.
+	rc.ExecProvider.Args = append(rc.ExecProvider.Args,
+		"--api-server", e.hubA.URL, "--service-account-token-file", podTokenFile, "--ca-file", e.hubA.CAFile)
+	pluginRun := func(args []string) (string, error) {
+		b, err := exec.Command(rc.ExecProvider.Command, args...).CombinedOutput()
+		return string(b), err
+	}
+
+	if out, err := pluginRun(rc.ExecProvider.Args); err == nil || !strings.Contains(out, "apply the Role argocd-k8s-federate-token-argocd-application-controller and its RoleBinding") {
+		t.Errorf("without the generated Role: err %v, %s", err, out)
+	}
+	for _, f := range []string{"token-request.yaml", "token-audiences.yaml"} {
+		data, err := os.ReadFile(filepath.Join(out, "upstream", "hub-a", f))
+		must(t, err)
+		must(t, e.hubA.ApplyYAML(ctx, data, yaml.YAMLToJSONStrict))
+	}
+	// RBAC and the policy reach the API server's caches asynchronously.
+	var last string
+	deadline := time.Now().Add(time.Minute)
+	for {
+		out, err := pluginRun(append(replaceArg(t, rc.ExecProvider.Args, "--audience", "not-a-downstream"), "--issuer", e.hubA.URL))
+		if err != nil && strings.Contains(out, "admission refused") {
+			if !strings.Contains(out, "argocd-k8s-federate-token-audiences") {
+				t.Errorf("the admission refusal does not name the audiences ConfigMap: %s", out)
+			}
+			break
+		}
+		last = out
+		if time.Now().After(deadline) {
+			t.Fatalf("an audience of no downstream is not refused by admission after a minute: %s", last)
+		}
+		time.Sleep(time.Second)
+	}
+
+	c, err := kubernetes.NewForConfig(rc)
+	must(t, err)
+	if got, want := whoami(t, c), "hub-a:system:serviceaccount:argocd:argocd-application-controller"; got != want {
+		t.Fatalf("SelfSubjectReview username through token-request = %q, want %q", got, want)
+	}
+	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "via-token-request"}}
+	if _, err := c.CoreV1().ConfigMaps(allowedNS).Create(ctx, cm, metav1.CreateOptions{}); err != nil {
+		t.Fatalf("create ConfigMap in %s through token-request: %v", allowedNS, err)
+	}
+	must(t, c.CoreV1().ConfigMaps(allowedNS).Delete(ctx, cm.Name, metav1.DeleteOptions{}))
+	_, err = c.CoreV1().ConfigMaps(otherNS).Create(ctx, cm, metav1.CreateOptions{})
+	assertForbidden(t, "create ConfigMap in "+otherNS+" through token-request", err)
+}
+
 func (e *env) testMultiHub(t *testing.T) {
 	ctx := context.Background()
 	tokenFile := filepath.Join(e.dir, "hub-b-pod", "tokens", "down")
@@ -409,9 +495,12 @@ func cli(t *testing.T) string {
 	return cliPath
 }
 
+// plugin is the plugin binary, with its token-request half beside it.
 func plugin(t *testing.T) string {
 	if pluginPath == "" {
 		pluginPath = build(t, "./cmd/argocd-k8s-federate-plugin")
+		half := build(t, "./cmd/argocd-k8s-federate-token-request")
+		must(t, os.Rename(half, filepath.Join(filepath.Dir(pluginPath), filepath.Base(half))))
 	}
 	return pluginPath
 }
