@@ -83,18 +83,10 @@ func (e *env) testOnboardWithoutRestart(t *testing.T) {
 	// The upstream side: the same apply as the installation, and the
 	// Application. Onboarding latency: from this apply to Synced.
 	applied := time.Now()
-	out := e.kubectl(e.up, "apply", "--server-side", "-k", filepath.Join(e.work, "argocd"))
-	var changed []string
-	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
-		if !strings.HasSuffix(line, " unchanged") {
-			changed = append(changed, line)
-		}
-	}
-	t.Logf("up: kubectl apply --server-side -k: %s", strings.Join(changed, "; "))
-	for _, line := range changed {
-		if strings.Contains(line, "statefulset") || strings.Contains(line, "deployment") {
-			t.Errorf("onboarding changed an ArgoCD workload: %s", line)
-		}
+	generations := e.workloadGenerations(t)
+	e.kubectl(e.up, "apply", "--server-side", "-k", filepath.Join(e.work, "argocd"))
+	if after := e.workloadGenerations(t); after != generations {
+		t.Errorf("onboarding changed the pod templates of ArgoCD's workloads: generations %v before, %v after", generations, after)
 	}
 	app := &argoappv1.Application{
 		ObjectMeta: metav1.ObjectMeta{Name: onboardApp, Namespace: argocdNS},
@@ -164,6 +156,23 @@ func (e *env) testOnboardWithoutRestart(t *testing.T) {
 		}
 	}
 	t.Logf("the controller's and the server's pods kept their uids and restart counts: %v", after)
+}
+
+// workloadGenerations are the controller's and the server's
+// metadata.generation: a change of their spec (the pod template) bumps it.
+func (e *env) workloadGenerations(t *testing.T) [2]int64 {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	sts, err := e.up.client.AppsV1().StatefulSets(argocdNS).Get(ctx, "argocd-application-controller", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dep, err := e.up.client.AppsV1().Deployments(argocdNS).Get(ctx, "argocd-server", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return [2]int64{sts.Generation, dep.Generation}
 }
 
 // argoPods are the controller's and the server's pods by name.
