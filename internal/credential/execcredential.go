@@ -2,6 +2,8 @@ package credential
 
 import (
 	"encoding/json"
+	"fmt"
+	"io"
 	"strconv"
 	"time"
 )
@@ -82,6 +84,19 @@ func plain(s string) bool {
 		}
 	}
 	return true
+}
+
+// WriteExecCredential writes the ExecCredential for token, expiring at
+// expiry, to w in one write: what a credential plugin prints on stdout.
+func WriteExecCredential(w io.Writer, apiVersion, token string, expiry time.Time) error {
+	out, err := NewExecCredential(apiVersion, token, expiry).Marshal()
+	if err != nil {
+		return fmt.Errorf("encode ExecCredential: %w", err)
+	}
+	if _, err := w.Write(out); err != nil {
+		return fmt.Errorf("write ExecCredential to stdout: %w", err)
+	}
+	return nil
 }
 
 // ParseExecInfo returns the apiVersion that the value of KUBERNETES_EXEC_INFO

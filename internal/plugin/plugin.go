@@ -149,6 +149,36 @@ func (c *command) parse(args []string, stdout, stderr io.Writer) (code int, done
 	return 0, false
 }
 
+// parseLine parses a whole command line (args[0] is the command) with the
+// command's flags, as the plugin does when ArgoCD runs it.
+func (c *command) parseLine(args []string) error {
+	if len(args) == 0 || args[0] != c.name {
+		return fmt.Errorf("the arguments do not start with the command %s", c.name)
+	}
+	if err := c.flags.Parse(args[1:]); err != nil {
+		return err
+	}
+	if c.flags.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q", c.flags.Arg(0))
+	}
+	return nil
+}
+
+// flagArg is one flag of a command line: its name, value and default.
+type flagArg struct{ name, value, def string }
+
+// commandLine is cmd and every flag whose value is not its default, in the
+// order given: the one spelling of a command line for the cluster Secrets.
+func commandLine(cmd string, flags ...flagArg) []string {
+	args := []string{cmd}
+	for _, f := range flags {
+		if f.value != f.def {
+			args = append(args, "--"+f.name, f.value)
+		}
+	}
+	return args
+}
+
 func (c *command) fail(stderr io.Writer, err error) int {
 	return fail(stderr, c.prog+" "+c.name, err)
 }

@@ -71,36 +71,19 @@ func DefaultTokenFileOptions() TokenFileOptions {
 // reads it back.
 func (o TokenFileOptions) Args() []string {
 	def := DefaultTokenFileOptions()
-	args := []string{TokenFileCommand}
-	for _, f := range []struct{ name, value, def string }{
-		{"file", o.File, def.File},
-		{"audience", o.Audience, def.Audience},
-		{"issuer", o.Issuer, def.Issuer},
-		{"skew", o.Policy.Skew.String(), def.Policy.Skew.String()},
-		{"poll-interval", o.Policy.PollInterval.String(), def.Policy.PollInterval.String()},
-	} {
-		if f.value != f.def {
-			args = append(args, "--"+f.name, f.value)
-		}
-	}
-	return args
+	return commandLine(TokenFileCommand,
+		flagArg{"file", o.File, def.File},
+		flagArg{"audience", o.Audience, def.Audience},
+		flagArg{"issuer", o.Issuer, def.Issuer},
+		flagArg{"skew", o.Policy.Skew.String(), def.Policy.Skew.String()},
+		flagArg{"poll-interval", o.Policy.PollInterval.String(), def.Policy.PollInterval.String()})
 }
 
 // ParseTokenFileArgs parses a token-file command line (args[0] is the
 // command) with the flags the plugin itself parses, as it would.
 func ParseTokenFileArgs(args []string) (TokenFileOptions, error) {
 	o := DefaultTokenFileOptions()
-	if len(args) == 0 || args[0] != TokenFileCommand {
-		return o, fmt.Errorf("the arguments do not start with the command %s", TokenFileCommand)
-	}
-	c := tokenFileCommand(Name, &o)
-	if err := c.flags.Parse(args[1:]); err != nil {
-		return o, err
-	}
-	if c.flags.NArg() > 0 {
-		return o, fmt.Errorf("unexpected argument %q", c.flags.Arg(0))
-	}
-	return o, nil
+	return o, tokenFileCommand(Name, &o).parseLine(args)
 }
 
 // file is the token file to read: --file, or the token of --audience in
@@ -187,14 +170,7 @@ func TokenFile(o TokenFileOptions, env Env, stdout io.Writer) error {
 	if err != nil {
 		return explainToken(file, err)
 	}
-	out, err := credential.NewExecCredential(apiVersion, tok.Raw, expiry).Marshal()
-	if err != nil {
-		return fmt.Errorf("encode ExecCredential: %w", err)
-	}
-	if _, err := stdout.Write(out); err != nil {
-		return fmt.Errorf("write ExecCredential to stdout: %w", err)
-	}
-	return nil
+	return credential.WriteExecCredential(stdout, apiVersion, tok.Raw, expiry)
 }
 
 // readTokenFile reads the token file and explains why it cannot.

@@ -79,39 +79,22 @@ func DefaultTokenRequestOptions() TokenRequestOptions {
 // reads it back.
 func (o TokenRequestOptions) Args() []string {
 	def := DefaultTokenRequestOptions()
-	args := []string{TokenRequestCommand}
-	for _, f := range []struct{ name, value, def string }{
-		{"audience", o.Audience, def.Audience},
-		{"expiration-seconds", fmt.Sprint(o.ExpirationSeconds), fmt.Sprint(def.ExpirationSeconds)},
-		{"issuer", o.Issuer, def.Issuer},
-		{"api-server", o.APIServer, def.APIServer},
-		{"service-account-token-file", o.ServiceAccountTokenFile, def.ServiceAccountTokenFile},
-		{"ca-file", o.CAFile, def.CAFile},
-		{"timeout", o.Timeout.String(), def.Timeout.String()},
-		{"skew", o.Policy.Skew.String(), def.Policy.Skew.String()},
-	} {
-		if f.value != f.def {
-			args = append(args, "--"+f.name, f.value)
-		}
-	}
-	return args
+	return commandLine(TokenRequestCommand,
+		flagArg{"audience", o.Audience, def.Audience},
+		flagArg{"expiration-seconds", fmt.Sprint(o.ExpirationSeconds), fmt.Sprint(def.ExpirationSeconds)},
+		flagArg{"issuer", o.Issuer, def.Issuer},
+		flagArg{"api-server", o.APIServer, def.APIServer},
+		flagArg{"service-account-token-file", o.ServiceAccountTokenFile, def.ServiceAccountTokenFile},
+		flagArg{"ca-file", o.CAFile, def.CAFile},
+		flagArg{"timeout", o.Timeout.String(), def.Timeout.String()},
+		flagArg{"skew", o.Policy.Skew.String(), def.Policy.Skew.String()})
 }
 
 // ParseTokenRequestArgs parses a token-request command line (args[0] is
 // the command) with the flags the plugin itself parses, as it would.
 func ParseTokenRequestArgs(args []string) (TokenRequestOptions, error) {
 	o := DefaultTokenRequestOptions()
-	if len(args) == 0 || args[0] != TokenRequestCommand {
-		return o, fmt.Errorf("the arguments do not start with the command %s", TokenRequestCommand)
-	}
-	c := tokenRequestCommand(Name, &o)
-	if err := c.flags.Parse(args[1:]); err != nil {
-		return o, err
-	}
-	if c.flags.NArg() > 0 {
-		return o, fmt.Errorf("unexpected argument %q", c.flags.Arg(0))
-	}
-	return o, nil
+	return o, tokenRequestCommand(Name, &o).parseLine(args)
 }
 
 // AddFlags binds the options to fs, with the current values as defaults.

@@ -70,14 +70,7 @@ func Run(o plugin.TokenRequestOptions, env plugin.Env, stdout io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("the token the API server %s issued: %w: this machine's clock is far from the API server's", server, err)
 	}
-	out, err := credential.NewExecCredential(apiVersion, tok.Raw, expiry).Marshal()
-	if err != nil {
-		return fmt.Errorf("encode ExecCredential: %w", err)
-	}
-	if _, err := stdout.Write(out); err != nil {
-		return fmt.Errorf("write ExecCredential to stdout: %w", err)
-	}
-	return nil
+	return credential.WriteExecCredential(stdout, apiVersion, tok.Raw, expiry)
 }
 
 // serverURL is the API server's URL: --api-server, else the kubernetes
