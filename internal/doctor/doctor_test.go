@@ -538,3 +538,48 @@ func TestReadFileErrors(t *testing.T) {
 		t.Errorf("permission: %+v", res)
 	}
 }
+
+// A token-request downstream: no token file to read (the token checks say
+// how to get one), the cluster Secret is compared with token-request's
+// arguments, and with --token-file the rest of the path is checked as usual.
+func TestTokenRequestDownstream(t *testing.T) {
+	w := newWorld(t)
+	f, d := w.config(func(y string) string { return strings.Replace(y, "  caFile: ca.crt\n  access:", "  caFile: ca.crt\n  tokenSource: TokenRequest\n  access:", 1) })
+	tgt := doctor.FromConfig(f, d)
+	if tgt.TokenFile != "" || tgt.Want.PluginCommand() != "token-request" {
+		t.Fatalf("target %+v runs %q", tgt, tgt.Want.PluginCommand())
+	}
+	r := doctor.Run(context.Background(), tgt, w.env())
+	res, _ := r.Result(doctor.CheckTokenFile)
+	if res.Status != doctor.Skip || !strings.Contains(res.Message, "token-request") ||
+		!strings.Contains(res.Fix, "kubectl -n argocd create token argocd-application-controller --audience down") {
+		t.Errorf("token-file for a token-request downstream: %+v", res)
+	}
+
+	// The Secret the config yields passes; another audience does not.
+	for _, tc := range []struct {
+		audience string
+		status   doctor.Status
+	}{{"down", doctor.Pass}, {"other", doctor.Fail}} {
+		s := *tgt.Want
+		exec := *s.Exec
+		exec.Args = []string{"token-request", "--audience", tc.audience, "--issuer", f.Upstream.Issuer}
+		s.Exec = &exec
+		tgt := doctor.FromConfig(f, d)
+		tgt.Secret = &s
+		r := doctor.Run(context.Background(), tgt, w.env())
+		if res, _ := r.Result(doctor.CheckClusterSecret); res.Status != tc.status ||
+			tc.status == doctor.Fail && !strings.Contains(res.Message, `the plugin's --audience is "other", the config says "down"`) {
+			t.Errorf("audience %s: %+v", tc.audience, res)
+		}
+	}
+
+	// With a token (kubectl create token), the downstream checks run.
+	w.token("down")
+	tgt = doctor.FromConfig(f, d)
+	tgt.TokenFile = filepath.Join(w.dir, "tokens", "down")
+	r = doctor.Run(context.Background(), tgt, w.env())
+	if got := statuses(r); got["token-file"] != doctor.Pass || got["downstream-auth"] != doctor.Pass {
+		t.Errorf("with --token-file: %v", got)
+	}
+}

@@ -46,7 +46,7 @@ func (r *runner) discoveryFound(snap *discovery.Snapshot) {
 		r.add(Result{Check: CheckDiscovery, Status: Pass, Message: fmt.Sprintf("%s: issuer %s, %d key(s) at %s", snap.DocumentURL, snap.Document.Issuer, len(snap.Keys.Keys), snap.KeysURL)})
 	}
 	if r.token == "" {
-		r.add(skip(CheckDiscoveryKeys, "no token to look up ("+CheckTokenFile+" failed)"))
+		r.add(skip(CheckDiscoveryKeys, "no token to look up ("+CheckTokenFile+" did not pass)"))
 		return
 	}
 	th, _ := discovery.ParseTokenHeader(r.token)
@@ -125,8 +125,12 @@ func (r *runner) checkDownstream(ctx context.Context) {
 		return
 	}
 	if !r.tokenUsable {
+		why := "the token would be refused for what the token checks found; fix those first"
+		if r.token == "" {
+			why = "no token to present (" + CheckTokenFile + " did not pass)"
+		}
 		for _, c := range later {
-			r.add(skip(c, "the token would be refused for what the token checks found; fix those first"))
+			r.add(skip(c, why))
 		}
 		return
 	}
