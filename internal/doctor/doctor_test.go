@@ -544,7 +544,9 @@ func TestReadFileErrors(t *testing.T) {
 // arguments, and with --token-file the rest of the path is checked as usual.
 func TestTokenRequestDownstream(t *testing.T) {
 	w := newWorld(t)
-	f, d := w.config(func(y string) string { return strings.Replace(y, "  caFile: ca.crt\n  access:", "  caFile: ca.crt\n  tokenSource: TokenRequest\n  access:", 1) })
+	f, d := w.config(func(y string) string {
+		return strings.Replace(y, "  caFile: ca.crt\n  access:", "  caFile: ca.crt\n  tokenSource: TokenRequest\n  access:", 1)
+	})
 	tgt := doctor.FromConfig(f, d)
 	if tgt.TokenFile != "" || tgt.Want.PluginCommand() != "token-request" {
 		t.Fatalf("target %+v runs %q", tgt, tgt.Want.PluginCommand())
