@@ -175,13 +175,8 @@ func TokenFile(o TokenFileOptions, env Env, stdout io.Writer) error {
 
 // readTokenFile reads the token file and explains why it cannot.
 func readTokenFile(path string) ([]byte, error) {
+	// (It reads a missing file twice: the kubelet's swap of the volume.)
 	data, err := credential.ReadTokenFile(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		// The kubelet swaps the volume's ..data symlink and then removes the
-		// previous directory: a read that resolved the old link just before
-		// can miss the file once. Read again before blaming the mount.
-		data, err = credential.ReadTokenFile(path)
-	}
 	var cerr *credential.Error
 	switch {
 	case err == nil:

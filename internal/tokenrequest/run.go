@@ -130,10 +130,6 @@ const mountHint = "token-request needs the token the kubelet mounts in the pod, 
 // readPodToken reads and checks the pod's own service-account token.
 func readPodToken(path string, env plugin.Env) (podToken, error) {
 	data, err := credential.ReadTokenFile(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		// The kubelet swaps the volume's ..data symlink, as for token-file.
-		data, err = credential.ReadTokenFile(path)
-	}
 	var cerr *credential.Error
 	switch {
 	case err == nil:
