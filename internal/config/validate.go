@@ -236,9 +236,8 @@ func (f *Federation) validateDownstream(errs *Errors, p string, d *Downstream) {
 	checkFlagPath(errs, path(p, "apiServer.oidcCAFile"), d.APIServer.OIDCCAFile)
 }
 
-// maxCABytes caps a CA file: the largest public root bundles are well under
-// 1 MiB.
-const maxCABytes = 8 << 20
+// maxCABytes caps a CA file.
+const maxCABytes = fileio.MaxCABundle
 
 // clockSkew is how far in the future a certificate's NotBefore may be and
 // still count as valid: a CA made a moment ago on a machine whose clock is

@@ -29,6 +29,10 @@ type File struct {
 	Content []byte
 }
 
+// MaxCABundle caps a CA bundle file (the CLI's and the plugin's): the
+// largest public root bundles are well under 1 MiB.
+const MaxCABundle = 8 << 20
+
 // The ways ReadFile refuses a file, for errors.Is.
 var (
 	ErrTooLarge   = errors.New("file too large")

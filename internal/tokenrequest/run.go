@@ -182,12 +182,9 @@ func readPodToken(path string, env plugin.Env) (podToken, error) {
 	return podToken{file: path, raw: tok.Raw, namespace: ns, serviceAccount: sa, pod: c.Pod}, nil
 }
 
-// maxCAFile caps the CA bundle, as the CLI's config.ReadCAFile does.
-const maxCAFile = 8 << 20
-
 // readCAFile reads the CA bundle that verifies the API server.
 func readCAFile(path string) (*x509.CertPool, error) {
-	data, err := fileio.ReadFile(path, maxCAFile)
+	data, err := fileio.ReadFile(path, fileio.MaxCABundle)
 	switch {
 	case err == nil:
 	case errors.Is(err, fs.ErrNotExist):
