@@ -32,10 +32,10 @@ import (
 // (re-read on every call), in the apiVersion that KUBERNETES_EXEC_INFO asks
 // for. It writes nothing when it fails; its error is one line that names what
 // to fix, and never contains a token.
+//
+// o has been validated (plugin.TokenRequestOptions.Validate) by the command
+// that calls it, before any exec.
 func Run(o plugin.TokenRequestOptions, env plugin.Env, stdout io.Writer) error {
-	if err := o.Validate(); err != nil {
-		return err
-	}
 	apiVersion, err := credential.ParseExecInfo(env.Getenv(credential.ExecInfoEnv))
 	if err != nil {
 		return fmt.Errorf("%w: client-go sets it from execProviderConfig (apiVersion %s or v1beta1); unset it to run the plugin by hand",
