@@ -59,15 +59,11 @@ func TestIntegrationTokenRequest(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
 	must(t, e.up.CreateServiceAccount(ctx, trNamespace, trSA))
-	var err error
-	e.podUID, err = e.up.CreatePod(ctx, trNamespace, trPod, trSA)
-	must(t, err)
-	// The kubelet's request for the pod's kube-api-access volume: the API
-	// server's own audience (its issuer here), 3607 seconds.
-	podToken, err := e.up.RequestPodToken(ctx, trNamespace, trSA, trPod, e.podUID, e.up.URL, 3607)
-	must(t, err)
+	// The pod and its kube-api-access token, as the kubelet mounts it.
 	e.tokenFile = filepath.Join(e.dir, "pod", "serviceaccount", "token")
-	must(t, testenv.WriteTokenFile(e.tokenFile, podToken))
+	var err error
+	e.podUID, err = e.up.StartPod(ctx, trNamespace, trPod, trSA, e.tokenFile)
+	must(t, err)
 
 	t.Run("without the Role: 403 names it", func(t *testing.T) {
 		res := e.run(t, nil, "--audience", "downstream-a")

@@ -341,12 +341,9 @@ func (e *env) testTokenRequest(t *testing.T) {
 	run(t, cli(t), "generate", "-o", out, "-f", file)
 
 	// The controller's pod and its own token, as the kubelet mounts it.
-	podUID, err := e.hubA.CreatePod(ctx, argocdNS, "argocd-application-controller-0", controllerSA)
-	must(t, err)
-	podToken, err := e.hubA.RequestPodToken(ctx, argocdNS, controllerSA, "argocd-application-controller-0", podUID, e.hubA.URL, 3607)
-	must(t, err)
 	podTokenFile := filepath.Join(e.dir, "controller-pod", "serviceaccount", "token")
-	must(t, testenv.WriteTokenFile(podTokenFile, podToken))
+	_, err := e.hubA.StartPod(ctx, argocdNS, "argocd-application-controller-0", controllerSA, podTokenFile)
+	must(t, err)
 
 	rc := restConfigFrom(t, out, "hub-a")
 	if len(rc.ExecProvider.Args) == 0 || rc.ExecProvider.Args[0] != "token-request" {

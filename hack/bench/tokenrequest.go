@@ -49,13 +49,9 @@ func startTokenRequest(pluginPath, dir string, env []string, log io.Writer) (*to
 			}
 		}
 		must(up.CreateServiceAccount(ctx, trNamespace, trSA))
-		uid, err := up.CreatePod(ctx, trNamespace, trPod, trSA)
-		must(err)
-		// As the kubelet asks for the pod's service-account token.
-		tok, err := up.RequestPodToken(ctx, trNamespace, trSA, trPod, uid, up.URL, 3607)
-		must(err)
 		tokenFile := filepath.Join(dir, "serviceaccount", "token")
-		must(testenv.WriteTokenFile(tokenFile, tok))
+		_, err := up.StartPod(ctx, trNamespace, trPod, trSA, tokenFile)
+		must(err)
 		must(up.CreateTokenRequestRole(ctx, trNamespace, trSA, plugin.TokenRequestRoleName(trSA)))
 		b.subject = &subject{
 			name: "token-request",

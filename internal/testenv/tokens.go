@@ -77,6 +77,22 @@ func (a *APIServer) RequestPodToken(ctx context.Context, namespace, sa, pod, pod
 	})
 }
 
+// StartPod creates a pod of sa (CreatePod) and writes, to tokenFile, its
+// service-account token as the kubelet mounts it: bound to the pod, for the
+// API server's own audience (its issuer here), 3607 seconds. It returns the
+// pod's uid.
+func (a *APIServer) StartPod(ctx context.Context, namespace, name, sa, tokenFile string) (string, error) {
+	uid, err := a.CreatePod(ctx, namespace, name, sa)
+	if err != nil {
+		return "", err
+	}
+	tok, err := a.RequestPodToken(ctx, namespace, sa, name, uid, a.URL, 3607)
+	if err != nil {
+		return "", err
+	}
+	return uid, WriteTokenFile(tokenFile, tok)
+}
+
 // CreateTokenRequestRole lets the service account sa create tokens for
 // itself, and only for itself: a Role name with create on
 // serviceaccounts/token for the resource name sa, and a RoleBinding of the
