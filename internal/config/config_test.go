@@ -42,7 +42,7 @@ func TestLoadDefaults(t *testing.T) {
 	if got, want := f.TokenPath(&d), "/var/run/secrets/argocd-k8s-federate/prod"; got != want {
 		t.Errorf("TokenPath = %q, want %q", got, want)
 	}
-	if got, want := f.User(&d, u.ArgoCD.Controller), "hub:system:serviceaccount:argocd:argocd-application-controller"; got != want {
+	if got, want := f.Grants(&d)[0].User, "hub:system:serviceaccount:argocd:argocd-application-controller"; got != want {
 		t.Errorf("User = %q, want %q", got, want)
 	}
 }

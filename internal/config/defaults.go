@@ -53,6 +53,13 @@ func (f *Federation) Default() {
 		setDefault(&u.Plugin.ImagePullPolicy, "IfNotPresent")
 		setDefault(&u.Plugin.Dir, DefaultPluginDir)
 	}
+	for i := range u.Workloads {
+		w := &u.Workloads[i]
+		setDefault(&w.ServiceAccount, w.Name)
+		if len(w.Containers) == 0 && w.Name != "" {
+			w.Containers = []string{w.Name}
+		}
+	}
 	for i := range f.Downstreams {
 		d := &f.Downstreams[i]
 		if u.Token.SharedAudience != "" {

@@ -10,12 +10,19 @@ import (
 	"github.com/argocd-k8s-federate/argocd-k8s-federate/rbac"
 )
 
-// Grant is what one ArgoCD identity is promised in one downstream: a role,
-// bound to its prefixed user in each namespace or cluster-wide.
+// Grant is what one identity of the hub (an ArgoCD workload or an
+// upstream workload) is promised in one downstream: a role, bound to its
+// prefixed user in each namespace or cluster-wide.
 type Grant struct {
-	// Who is "controller" or "server".
-	Who      string
+	// Who is "controller" or "server" for ArgoCD, "workload:<name>" for an
+	// upstream workload.
+	Who string
+	// Workload is the ArgoCD workload (ArgoCD's grants only).
 	Workload Workload
+	// UpstreamWorkload is the upstream workload (workloads' grants only).
+	UpstreamWorkload *UpstreamWorkload
+	// Subject is the sub claim of the identity's tokens.
+	Subject string
 	// User is the username the downstream maps the identity's tokens to.
 	User string
 	// Role is the role as the config gives it.
@@ -30,12 +37,21 @@ type Grant struct {
 	Namespaces  []string
 }
 
-// Grants are the controller's and the server's grants in downstream d: what
-// generate binds and what doctor checks.
+// IsWorkload reports whether the grant is an upstream workload's.
+func (g Grant) IsWorkload() bool { return g.UpstreamWorkload != nil }
+
+// WorkloadWho is the Who of upstream workload name's grants.
+func WorkloadWho(name string) string { return "workload:" + name }
+
+// Grants are every grant of downstream d: the controller's and the
+// server's, then the upstream workloads' in the order access.workloads
+// lists them. What generate binds and what doctor checks.
 func (f *Federation) Grants(d *Downstream) []Grant {
-	u := f.Upstream.Name
-	ns := append([]string(nil), d.Access.Namespaces...)
-	sort.Strings(ns)
+	return append(f.ArgoCDGrants(d), f.WorkloadGrants(d)...)
+}
+
+// ArgoCDGrants are the controller's and the server's grants in d.
+func (f *Federation) ArgoCDGrants(d *Downstream) []Grant {
 	var grants []Grant
 	for _, g := range []struct {
 		who  string
@@ -48,24 +64,78 @@ func (f *Federation) Grants(d *Downstream) []Grant {
 		if !g.w.IsEnabled() {
 			continue // core mode: no server, nothing granted to it
 		}
-		name := "argocd-k8s-federate:" + u + ":" + g.who
-		roleName := name
-		switch {
-		case g.role.Preset != "":
-			roleName = PresetRoleName(g.role.Preset)
-		case g.role.ClusterRole != "":
-			roleName = g.role.ClusterRole
-		}
-		grant := Grant{
-			Who: g.who, Workload: g.w, User: f.User(d, g.w), Role: g.role,
-			RoleName: roleName, BindingName: name, ClusterWide: d.Access.ClusterWide,
-		}
-		if !d.Access.ClusterWide {
-			grant.Namespaces = ns
-		}
+		grant := f.grant(d, g.who, ServiceAccountSubject(f.Upstream.ArgoCD.Namespace, g.w.ServiceAccount), g.role, d.Access.Namespaces, d.Access.ClusterWide)
+		grant.Workload = g.w
 		grants = append(grants, grant)
 	}
 	return grants
+}
+
+// WorkloadGrants are the upstream workloads' grants in d.
+func (f *Federation) WorkloadGrants(d *Downstream) []Grant {
+	var grants []Grant
+	for _, a := range d.Access.Workloads {
+		w := f.Workload(a.Name)
+		if w == nil {
+			continue // refused by validation
+		}
+		grant := f.grant(d, WorkloadWho(w.Name), w.Subject(), a.Role, a.Namespaces, a.ClusterWide)
+		grant.UpstreamWorkload = w
+		grants = append(grants, grant)
+	}
+	return grants
+}
+
+func (f *Federation) grant(d *Downstream, who, sub string, role Role, namespaces []string, clusterWide bool) Grant {
+	name := "argocd-k8s-federate:" + f.Upstream.Name + ":" + who
+	g := Grant{
+		Who: who, Subject: sub, User: d.UsernamePrefix + sub, Role: role,
+		RoleName: role.clusterRoleName(name), BindingName: name, ClusterWide: clusterWide,
+	}
+	if !clusterWide {
+		g.Namespaces = append([]string(nil), namespaces...)
+		sort.Strings(g.Namespaces)
+	}
+	return g
+}
+
+// clusterRoleName is the ClusterRole a role's bindings refer to: the
+// preset's, the named one, or generated, for rules, under name.
+func (r Role) clusterRoleName(name string) string {
+	switch {
+	case r.Preset != "":
+		return PresetRoleName(r.Preset)
+	case r.ClusterRole != "":
+		return r.ClusterRole
+	}
+	return name
+}
+
+// Workload is the upstream workload called name, or nil.
+func (f *Federation) Workload(name string) *UpstreamWorkload {
+	for i := range f.Upstream.Workloads {
+		if w := &f.Upstream.Workloads[i]; w.Name == name {
+			return w
+		}
+	}
+	return nil
+}
+
+// Reaches are the downstreams that grant the upstream workload w
+// something, sorted by name: its kubeconfig's contexts.
+func (f *Federation) Reaches(w *UpstreamWorkload) []*Downstream {
+	var out []*Downstream
+	for i := range f.Downstreams {
+		d := &f.Downstreams[i]
+		for _, a := range d.Access.Workloads {
+			if a.Name == w.Name {
+				out = append(out, d)
+				break
+			}
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
 }
 
 // PresetRoleName is the ClusterRole name a preset file of rbac/ defines.

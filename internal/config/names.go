@@ -1,6 +1,10 @@
 package config
 
-import "github.com/argocd-k8s-federate/argocd-k8s-federate/internal/plugin"
+import (
+	"slices"
+
+	"github.com/argocd-k8s-federate/argocd-k8s-federate/internal/plugin"
+)
 
 // The names derived from a completed config, one place each: where the
 // plugin and the tokens are in the pods, who the downstream sees.
@@ -74,7 +78,24 @@ func ServiceAccountSubject(namespace, name string) string {
 	return "system:serviceaccount:" + namespace + ":" + name
 }
 
-// User is the username a downstream sees for one ArgoCD service account.
-func (f *Federation) User(d *Downstream, w Workload) string {
-	return d.UsernamePrefix + ServiceAccountSubject(f.Upstream.ArgoCD.Namespace, w.ServiceAccount)
+// ArgoCDSubjects are the sub claims of ArgoCD's service accounts (without
+// the server in core mode), sorted and distinct.
+func (f *Federation) ArgoCDSubjects() []string {
+	var subs []string
+	for _, w := range f.Upstream.ArgoCD.Workloads() {
+		subs = append(subs, ServiceAccountSubject(f.Upstream.ArgoCD.Namespace, w.ServiceAccount))
+	}
+	slices.Sort(subs)
+	return slices.Compact(subs)
 }
+
+// KubeconfigDir is where the kubeconfig of an upstream workload is mounted
+// in its containers; KUBECONFIG points at the file KubeconfigKey in it.
+const (
+	KubeconfigDir = "/etc/argocd-k8s-federate/kubeconfig"
+	KubeconfigKey = "config"
+)
+
+// KubeconfigConfigMap is the ConfigMap that holds upstream workload name's
+// kubeconfig.
+func KubeconfigConfigMap(name string) string { return "argocd-k8s-federate-kubeconfig-" + name }

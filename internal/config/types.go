@@ -64,6 +64,42 @@ type Upstream struct {
 	ArgoCD ArgoCD `json:"argocd"`
 	Token  Token  `json:"token"`
 	Plugin Plugin `json:"plugin"`
+	// Workloads are other workloads of the upstream that reach downstreams
+	// with a kubeconfig (a CI runner, a reporting CronJob): each gets a
+	// Component and a kubeconfig; downstreams[].access.workloads grant them.
+	Workloads []UpstreamWorkload `json:"workloads,omitempty"`
+}
+
+// Kinds of the pod templates an upstream workload may have.
+const (
+	KindDaemonSet = "DaemonSet"
+	KindJob       = "Job"
+	KindCronJob   = "CronJob"
+)
+
+// WorkloadKinds are the kinds of upstream.workloads[].kind.
+var WorkloadKinds = []string{KindDeployment, KindStatefulSet, KindDaemonSet, KindJob, KindCronJob}
+
+// UpstreamWorkload is a workload of the upstream, other than ArgoCD, that
+// runs kubectl, helm or a controller against downstreams.
+type UpstreamWorkload struct {
+	// Name of the workload (its Deployment, Job, ...), and of its
+	// directory and kubeconfig ConfigMap in the generated tree. A DNS label.
+	Name string `json:"name"`
+	// Namespace the workload runs in.
+	Namespace string `json:"namespace"`
+	// Kind of the workload: Deployment, StatefulSet, DaemonSet, Job or CronJob.
+	Kind string `json:"kind"`
+	// ServiceAccount the pods run as. Default: Name.
+	ServiceAccount string `json:"serviceAccount,omitempty"`
+	// Containers that get the kubeconfig (KUBECONFIG) and the plugin.
+	// Default: [Name].
+	Containers []string `json:"containers,omitempty"`
+}
+
+// Subject is the sub claim of the workload's tokens.
+func (w UpstreamWorkload) Subject() string {
+	return ServiceAccountSubject(w.Namespace, w.ServiceAccount)
 }
 
 // ArgoCD names the ArgoCD installation in the upstream.
@@ -215,6 +251,23 @@ type Access struct {
 	// Server is argocd-server's role (live views and logs). Default: the
 	// viewer preset (read-only, pods/log, no Secrets).
 	Server Role `json:"server,omitempty"`
+	// Workloads are the upstream workloads (upstream.workloads) granted
+	// something here; nothing is defaulted.
+	Workloads []WorkloadAccess `json:"workloads,omitempty"`
+}
+
+// WorkloadAccess is what one upstream workload may do in a downstream: a
+// scope (namespaces or clusterWide) and exactly one role.
+type WorkloadAccess struct {
+	// Name of the workload in upstream.workloads.
+	Name string `json:"name"`
+	// Namespaces it is granted (one RoleBinding each).
+	Namespaces []string `json:"namespaces,omitempty"`
+	// ClusterWide binds the role cluster-wide instead. Only when said
+	// explicitly; then Namespaces is empty.
+	ClusterWide bool `json:"clusterWide,omitempty"`
+	// The role: exactly one of preset, clusterRole or rules.
+	Role `json:",inline"`
 }
 
 // Role is exactly one of a preset, an existing ClusterRole, or explicit rules.

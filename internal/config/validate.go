@@ -67,6 +67,7 @@ func (f *Federation) validate(errs *Errors) {
 		errs.add("kind", "must be %s, got %q", Kind, f.Kind)
 	}
 	f.validateUpstream(errs, "upstream")
+	f.validateWorkloads(errs)
 	if len(f.Downstreams) == 0 {
 		errs.add("downstreams", "list at least one downstream cluster (name, server, caFile, access.namespaces)")
 	}
@@ -202,23 +203,10 @@ func (f *Federation) validateDownstream(errs *Errors, p string, d *Downstream) {
 
 	a := &d.Access
 	ap := path(p, "access")
-	switch {
-	case a.ClusterWide && len(a.Namespaces) > 0:
-		errs.add(path(ap, "clusterWide"), "is true and access.namespaces is set: choose one (namespaces bind per namespace; clusterWide binds the whole cluster)")
-	case !a.ClusterWide && len(a.Namespaces) == 0:
-		errs.add(path(ap, "namespaces"), "list the namespaces ArgoCD may deploy into, or set access.clusterWide: true to grant the whole cluster on purpose")
-	}
-	seen := map[string]bool{}
-	for i, ns := range a.Namespaces {
-		np := index(path(ap, "namespaces"), i)
-		checkDNSLabel(errs, np, ns, "a namespace name")
-		if seen[ns] {
-			errs.add(np, "%q is listed twice", ns)
-		}
-		seen[ns] = true
-	}
+	checkScope(errs, ap, "access", a.Namespaces, a.ClusterWide, "ArgoCD may deploy into")
 	checkRole(errs, path(ap, "controller"), a.Controller, a.ClusterWide)
 	checkRole(errs, path(ap, "server"), a.Server, a.ClusterWide)
+	f.validateWorkloadAccess(errs, path(ap, "workloads"), a.Workloads)
 
 	s := &d.ArgoCD
 	sp := path(p, "argocd")
@@ -410,6 +398,27 @@ func checkRole(errs *Errors, p string, r Role, clusterWide bool) {
 	}
 }
 
+// checkScope checks the scope of an access entry at p (rel is its path in
+// the downstream): namespaces (each a name, once) or clusterWide, exactly
+// one of them. what says who is granted the namespaces.
+func checkScope(errs *Errors, p, rel string, namespaces []string, clusterWide bool, what string) {
+	switch {
+	case clusterWide && len(namespaces) > 0:
+		errs.add(path(p, "clusterWide"), "is true and %s is set: choose one (namespaces bind per namespace; clusterWide binds the whole cluster)", path(rel, "namespaces"))
+	case !clusterWide && len(namespaces) == 0:
+		errs.add(path(p, "namespaces"), "list the namespaces %s, or set %s: true to grant the whole cluster on purpose", what, path(rel, "clusterWide"))
+	}
+	seen := map[string]bool{}
+	for i, ns := range namespaces {
+		np := index(path(p, "namespaces"), i)
+		checkDNSLabel(errs, np, ns, "a namespace name")
+		if seen[ns] {
+			errs.add(np, "%q is listed twice", ns)
+		}
+		seen[ns] = true
+	}
+}
+
 func checkWorkload(errs *Errors, p string, w Workload, kinds []string) {
 	if !slices.Contains(kinds, w.Kind) {
 		errs.add(path(p, "kind"), "is %q; must be %s", w.Kind, strings.Join(kinds, " or "))
@@ -560,6 +569,7 @@ func (f *Federation) Warnings() []string {
 		}
 		w = append(w, f.caWarnings(index("downstreams", i), d.CertificateAuthority)...)
 	}
+	w = append(w, f.workloadWarnings()...)
 	w = append(f.caWarnings("upstream", f.Upstream.CertificateAuthority), w...)
 	return w
 }
