@@ -89,12 +89,7 @@ func For(f *config.Federation, d *config.Downstream) *ClusterSecret {
 		ClusterName: d.Name,
 		Server:      d.Server,
 		Project:     d.ArgoCD.Project,
-		Exec: &ExecProviderConfig{
-			Command:     u.Plugin.CommandPath(),
-			Args:        pluginArgs(f, d),
-			APIVersion:  credential.APIVersionV1,
-			InstallHint: installHint(u),
-		},
+		Exec:        Exec(f, d),
 	}
 	if pem := d.PEM(); pem != "" {
 		s.CAData = []byte(pem)
@@ -106,6 +101,19 @@ func For(f *config.Federation, d *config.Downstream) *ClusterSecret {
 		s.ClusterResources = "false"
 	}
 	return s
+}
+
+// Exec is how a client runs the plugin for downstream d: the cluster
+// Secret's execProviderConfig, and the exec of every kubeconfig user
+// generated for d (upstream workloads), the same command and arguments.
+func Exec(f *config.Federation, d *config.Downstream) *ExecProviderConfig {
+	u := &f.Upstream
+	return &ExecProviderConfig{
+		Command:     u.Plugin.CommandPath(),
+		Args:        pluginArgs(f, d),
+		APIVersion:  credential.APIVersionV1,
+		InstallHint: installHint(u),
+	}
 }
 
 // pluginArgs is the plugin's command line for d: token-file on the
@@ -125,11 +133,11 @@ func pluginArgs(f *config.Federation, d *config.Downstream) []string {
 
 func installHint(u *config.Upstream) string {
 	var b bytes.Buffer
-	fmt.Fprintf(&b, "%s is missing from this ArgoCD container. ", u.Plugin.CommandPath())
+	fmt.Fprintf(&b, "%s is missing from this container. ", u.Plugin.CommandPath())
 	if u.Plugin.Delivery == config.DeliveryInitContainer {
-		fmt.Fprintf(&b, "The init container %s installs it: check that the argocd-k8s-federate Component is in the ArgoCD kustomization and read that init container's logs.", config.InitContainerName)
+		fmt.Fprintf(&b, "The init container %s installs it: check that the argocd-k8s-federate Component is in the kustomization of this workload (ArgoCD's or your own) and read that init container's logs.", config.InitContainerName)
 	} else {
-		b.WriteString("upstream.plugin.delivery is Preinstalled: the ArgoCD image must contain it at that path.")
+		b.WriteString("upstream.plugin.delivery is Preinstalled: the image must contain it at that path.")
 	}
 	return b.String()
 }

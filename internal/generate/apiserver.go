@@ -19,32 +19,33 @@ var reservedUsernames = validationRule{
 	Message:    "usernames from federated service-account tokens must not start with system:",
 }
 
-// acceptedSubjects are the sub claims a downstream accepts from the hub: the
-// service accounts of ArgoCD's controller and server (without a server in
-// core mode), sorted. A token of any
-// other service account of the hub is refused at authentication (401), not
-// just left without RBAC, so it never even counts as system:authenticated.
-func acceptedSubjects(u *config.Upstream) []string {
-	var subs []string
-	for _, w := range u.ArgoCD.Workloads() {
-		subs = append(subs, config.ServiceAccountSubject(u.ArgoCD.Namespace, w.ServiceAccount))
+// acceptedSubjects are the sub claims downstream d accepts from the hub:
+// the service accounts of ArgoCD's controller and server (without a server
+// in core mode), and of the upstream workloads d grants something, sorted.
+// A token of any other service account of the hub is refused at
+// authentication (401), not just left without RBAC, so it never even counts
+// as system:authenticated.
+func acceptedSubjects(f *config.Federation, d *config.Downstream) []string {
+	subs := f.ArgoCDSubjects()
+	for _, g := range f.WorkloadGrants(d) {
+		subs = append(subs, g.Subject)
 	}
 	slices.Sort(subs)
 	return slices.Compact(subs)
 }
 
-// argoCDSubjects is the claimValidationRule that accepts only
-// acceptedSubjects. The names are DNS labels and subdomains (validated), so
-// they need no escaping in a CEL string literal.
-func argoCDSubjects(u *config.Upstream) validationRule {
-	subs := acceptedSubjects(u)
-	quoted := make([]string, len(subs))
-	for i, s := range subs {
-		quoted[i] = "'" + s + "'"
+// claimRule is the claimValidationRule that accepts only acceptedSubjects.
+// The names are DNS labels and subdomains (validated), so they need no
+// escaping in a CEL string literal.
+func claimRule(f *config.Federation, d *config.Downstream) validationRule {
+	subs := acceptedSubjects(f, d)
+	who := "ArgoCD's service accounts of hub " + f.Upstream.Name
+	if len(f.WorkloadGrants(d)) > 0 {
+		who += ", and the workloads this downstream grants,"
 	}
 	return validationRule{
-		Expression: "claims.sub in [" + strings.Join(quoted, ", ") + "]",
-		Message:    fmt.Sprintf("only ArgoCD's service accounts of hub %s may authenticate: %s", u.Name, strings.Join(subs, ", ")),
+		Expression: "claims.sub in " + celList(subs),
+		Message:    fmt.Sprintf("only %s may authenticate: %s", who, strings.Join(subs, ", ")),
 	}
 }
 
@@ -67,7 +68,7 @@ func (t *Tree) apiServer(dir, name string, entries []entry) error {
 				CertificateAuthority: u.PEM(),
 				Audiences:            []string{e.d.Audience},
 			},
-			ClaimValidationRules: []validationRule{argoCDSubjects(u)},
+			ClaimValidationRules: []validationRule{claimRule(e.fed, e.d)},
 			ClaimMappings:        claimMappings{Username: prefixedClaim{Claim: "sub", Prefix: e.d.UsernamePrefix}},
 			UserValidationRules:  []validationRule{reservedUsernames},
 		})
@@ -111,7 +112,7 @@ Use authentication-config.yaml to trust all of them.`, hubs)))
 	b.WriteString(comment(fmt.Sprintf(`
 Flags accept a token of ANY service account of hub %q for audience %q
 (with only what RBAC grants it); authentication-config.yaml accepts only
-%s.`, u.Name, d.Audience, strings.Join(acceptedSubjects(u), " and "))))
+%s.`, u.Name, d.Audience, strings.Join(acceptedSubjects(e.fed, d), " and "))))
 	flags := []string{
 		"--oidc-issuer-url=" + u.Issuer,
 		"--oidc-client-id=" + d.Audience,
@@ -169,8 +170,9 @@ func apiServerReadme(name, version string, entries []entry) string {
 	b.WriteString("It cannot be combined with `--oidc-*` flags. If the API server already has an\n")
 	b.WriteString("AuthenticationConfiguration, add the `jwt` entries of this file to it.\n")
 	b.WriteString("The API server reloads the file when it changes.\n")
-	b.WriteString("Its `claimValidationRules` accept only ArgoCD's service accounts of each hub; a token\n")
-	b.WriteString("of any other service account there is refused (401).\n\n")
+	b.WriteString("Its `claimValidationRules` accept only ArgoCD's service accounts of each hub, and the\n")
+	b.WriteString("workloads of the hub this cluster grants; a token of any other service account there\n")
+	b.WriteString("is refused (401).\n\n")
 	b.WriteString("## `--oidc-*` flags (older clusters, one hub only)\n\n")
 	b.WriteString("Add the flags of `oidc-flags-<hub>.txt` (and copy `<hub>-ca.crt` where they say).\n")
 	b.WriteString("Flags cannot restrict which service accounts of the hub authenticate: every one of\n")

@@ -38,7 +38,7 @@ type helmComponent struct {
 // of the time.
 func (t *Tree) helmValuesFile(dir string, f *config.Federation, entries [][]byte) error {
 	u := &f.Upstream
-	a := podAdditionsFor(f)
+	a := podAdditionsFor(f, f.Projected())
 	var v helmValues
 	v.Controller = helmComponent{InitContainers: a.InitContainers, Volumes: a.Volumes, VolumeMounts: a.Mounts}
 	if u.ArgoCD.Server.IsEnabled() {

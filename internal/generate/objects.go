@@ -87,16 +87,28 @@ type replacementTarget struct {
 	} `json:"options"`
 }
 
-// workloadPatch is a strategic-merge patch of a StatefulSet or Deployment:
-// lists merge by name (containers, volumes) and mountPath (volumeMounts).
+// workloadPatch is a strategic-merge patch of a workload's pod template:
+// lists merge by name (containers, volumes, env) and mountPath
+// (volumeMounts).
 type workloadPatch struct {
 	typeMeta `json:",inline"`
-	Metadata objectMeta `json:"metadata"`
-	Spec     struct {
-		Template struct {
-			Spec podSpecPatch `json:"spec"`
-		} `json:"template"`
-	} `json:"spec"`
+	Metadata objectMeta        `json:"metadata"`
+	Spec     workloadSpecPatch `json:"spec"`
+}
+
+// workloadSpecPatch is the spec of a workload: its pod template, or a
+// CronJob's job template holding one.
+type workloadSpecPatch struct {
+	Template    *podTemplatePatch `json:"template,omitempty"`
+	JobTemplate *jobTemplatePatch `json:"jobTemplate,omitempty"`
+}
+
+type podTemplatePatch struct {
+	Spec podSpecPatch `json:"spec"`
+}
+
+type jobTemplatePatch struct {
+	Spec workloadSpecPatch `json:"spec"`
 }
 
 type podSpecPatch struct {
@@ -112,7 +124,13 @@ type container struct {
 	Args            []string         `json:"args,omitempty"`
 	Resources       *resources       `json:"resources,omitempty"`
 	SecurityContext *securityContext `json:"securityContext,omitempty"`
+	Env             []envVar         `json:"env,omitempty"`
 	VolumeMounts    []volumeMount    `json:"volumeMounts"`
+}
+
+type envVar struct {
+	Name  string `json:"name"`
+	Value string `json:"value"`
 }
 
 type resources struct {
@@ -139,9 +157,14 @@ type volumeMount struct {
 }
 
 type volume struct {
-	Name      string     `json:"name"`
-	EmptyDir  *emptyDir  `json:"emptyDir,omitempty"`
-	Projected *projected `json:"projected,omitempty"`
+	Name      string           `json:"name"`
+	EmptyDir  *emptyDir        `json:"emptyDir,omitempty"`
+	Projected *projected       `json:"projected,omitempty"`
+	ConfigMap *configMapVolume `json:"configMap,omitempty"`
+}
+
+type configMapVolume struct {
+	Name string `json:"name"`
 }
 
 type emptyDir struct {
@@ -214,4 +237,48 @@ type openIDConnectSpec struct {
 	UsernamePrefix string `json:"usernamePrefix"`
 	GroupsPrefix   string `json:"groupsPrefix"`
 	CABundle       []byte `json:"caBundle,omitempty"`
+}
+
+// kubeconfig is a client-go kubeconfig (clientcmd/api/v1 Config), with the
+// fields this tool sets.
+type kubeconfig struct {
+	APIVersion     string              `json:"apiVersion"`
+	Kind           string              `json:"kind"`
+	Clusters       []kubeconfigCluster `json:"clusters"`
+	Contexts       []kubeconfigContext `json:"contexts"`
+	Users          []kubeconfigUser    `json:"users"`
+	CurrentContext string              `json:"current-context,omitempty"`
+}
+
+type kubeconfigCluster struct {
+	Name    string `json:"name"`
+	Cluster struct {
+		Server                   string `json:"server"`
+		CertificateAuthorityData []byte `json:"certificate-authority-data,omitempty"`
+	} `json:"cluster"`
+}
+
+type kubeconfigContext struct {
+	Name    string `json:"name"`
+	Context struct {
+		Cluster   string `json:"cluster"`
+		User      string `json:"user"`
+		Namespace string `json:"namespace,omitempty"`
+	} `json:"context"`
+}
+
+type kubeconfigUser struct {
+	Name string `json:"name"`
+	User struct {
+		Exec execConfig `json:"exec"`
+	} `json:"user"`
+}
+
+// execConfig is a kubeconfig user's exec (clientcmd/api/v1 ExecConfig).
+type execConfig struct {
+	APIVersion      string   `json:"apiVersion"`
+	Command         string   `json:"command"`
+	Args            []string `json:"args"`
+	InstallHint     string   `json:"installHint,omitempty"`
+	InteractiveMode string   `json:"interactiveMode"`
 }

@@ -44,7 +44,7 @@ func operatorAlso(f *config.Federation) string {
 func (t *Tree) operatorPatch(dir string, f *config.Federation) error {
 	u := &f.Upstream
 	op := u.ArgoCD.Operator
-	a := podAdditionsFor(f)
+	a := podAdditionsFor(f, f.Projected())
 	component := operatorComponent{InitContainers: a.InitContainers, Volumes: a.Volumes, VolumeMounts: a.Mounts}
 	var r argoCDResource
 	r.typeMeta = typeMeta{APIVersion: "argoproj.io/v1beta1", Kind: "ArgoCD"}

@@ -2,7 +2,7 @@ package generate
 
 import (
 	"fmt"
-	"sort"
+	"slices"
 	"strings"
 
 	"github.com/argocd-k8s-federate/argocd-k8s-federate/internal/config"
@@ -64,10 +64,16 @@ type validatingAdmissionPolicyBinding struct {
 		} `json:"paramRef"`
 		MatchResources struct {
 			NamespaceSelector struct {
-				MatchLabels map[string]string `json:"matchLabels"`
+				MatchExpressions []labelSelectorRequirement `json:"matchExpressions"`
 			} `json:"namespaceSelector"`
 		} `json:"matchResources"`
 	} `json:"spec"`
+}
+
+type labelSelectorRequirement struct {
+	Key      string   `json:"key"`
+	Operator string   `json:"operator"`
+	Values   []string `json:"values"`
 }
 
 type configMap struct {
@@ -82,40 +88,67 @@ func AudiencePolicyName(upstream string) string {
 	return "argocd-k8s-federate-" + upstream + "-token-audiences"
 }
 
+// selfTokenRBAC is the Role and RoleBinding that let service account sa of
+// namespace ns create tokens for itself, and only for itself (resourceNames),
+// labelled for hub upstream: for ArgoCD's service accounts and the upstream
+// workloads' alike.
+func selfTokenRBAC(upstream, ns, sa string) []any {
+	meta := objectMeta{Name: plugin.TokenRequestRoleName(sa), Namespace: ns, Labels: config.ObjectLabels(upstream, nil)}
+	return []any{
+		clusterRole{
+			typeMeta: typeMeta{APIVersion: rbacGroup + "/v1", Kind: "Role"},
+			Metadata: meta,
+			Rules: []config.PolicyRule{{
+				APIGroups: []string{""}, Resources: []string{"serviceaccounts/token"},
+				ResourceNames: []string{sa}, Verbs: []string{"create"},
+			}},
+		},
+		binding{
+			typeMeta: typeMeta{APIVersion: rbacGroup + "/v1", Kind: "RoleBinding"},
+			Metadata: meta,
+			RoleRef:  roleRef{APIGroup: rbacGroup, Kind: "Role", Name: meta.Name},
+			Subjects: []subject{{Kind: "ServiceAccount", Name: sa, Namespace: ns}},
+		},
+	}
+}
+
+// tokenRequesters are the upstream workloads that reach a token-request
+// downstream: their service accounts request tokens too.
+func tokenRequesters(f *config.Federation) []*config.UpstreamWorkload {
+	var out []*config.UpstreamWorkload
+	for i := range f.Upstream.Workloads {
+		w := &f.Upstream.Workloads[i]
+		if slices.ContainsFunc(f.Reaches(w), (*config.Downstream).UsesTokenRequest) {
+			out = append(out, w)
+		}
+	}
+	return out
+}
+
 // tokenRequestObjects are the Roles and RoleBindings that let each ArgoCD
 // service account create its own tokens, and the admission policy that
-// fences what it asks for.
+// fences what it, and the upstream workloads that reach token-request
+// downstreams, ask for.
 func tokenRequestObjects(f *config.Federation) []any {
 	u := &f.Upstream
 	ns := u.ArgoCD.Namespace
 	var objs []any
-	var users []string
 	seen := map[string]bool{}
 	for _, w := range u.ArgoCD.Workloads() {
-		sa := w.ServiceAccount
-		if seen[sa] {
-			continue
+		if !seen[w.ServiceAccount] {
+			seen[w.ServiceAccount] = true
+			objs = append(objs, selfTokenRBAC(u.Name, ns, w.ServiceAccount)...)
 		}
-		seen[sa] = true
-		users = append(users, config.ServiceAccountSubject(ns, sa))
-		meta := objectMeta{Name: plugin.TokenRequestRoleName(sa), Namespace: ns, Labels: config.ObjectLabels(u.Name, nil)}
-		objs = append(objs,
-			clusterRole{
-				typeMeta: typeMeta{APIVersion: "rbac.authorization.k8s.io/v1", Kind: "Role"},
-				Metadata: meta,
-				Rules: []config.PolicyRule{{
-					APIGroups: []string{""}, Resources: []string{"serviceaccounts/token"},
-					ResourceNames: []string{sa}, Verbs: []string{"create"},
-				}},
-			},
-			binding{
-				typeMeta: typeMeta{APIVersion: "rbac.authorization.k8s.io/v1", Kind: "RoleBinding"},
-				Metadata: meta,
-				RoleRef:  roleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "Role", Name: meta.Name},
-				Subjects: []subject{{Kind: "ServiceAccount", Name: sa, Namespace: ns}},
-			})
 	}
-	sort.Strings(users)
+	users := f.ArgoCDSubjects()
+	namespaces := []string{ns}
+	for _, w := range tokenRequesters(f) {
+		users = append(users, w.Subject())
+		namespaces = append(namespaces, w.Namespace)
+	}
+	slices.Sort(users)
+	slices.Sort(namespaces)
+	namespaces = slices.Compact(namespaces)
 
 	name := AudiencePolicyName(u.Name)
 	var p validatingAdmissionPolicy
@@ -126,8 +159,9 @@ func tokenRequestObjects(f *config.Federation) []any {
 	p.Spec.MatchConstraints.ResourceRules = []resourceRule{{
 		APIGroups: []string{""}, APIVersions: []string{"v1"}, Operations: []string{"CREATE"}, Resources: []string{"serviceaccounts/token"},
 	}}
-	// Only the requests of ArgoCD's own service accounts: the kubelet's
-	// requests for their pods' projected tokens are not fenced here.
+	// Only the requests of ArgoCD's own service accounts and of the
+	// workloads': the kubelet's requests for their pods' projected tokens
+	// are not fenced here.
 	p.Spec.MatchConditions = []namedExpression{{
 		Name:       "argocd-service-accounts",
 		Expression: "request.userInfo.username in " + celList(users),
@@ -158,7 +192,9 @@ func tokenRequestObjects(f *config.Federation) []any {
 	b.Spec.ParamRef.Name = plugin.AudiencesConfigMap
 	b.Spec.ParamRef.Namespace = ns
 	b.Spec.ParamRef.ParameterNotFoundAction = "Deny"
-	b.Spec.MatchResources.NamespaceSelector.MatchLabels = map[string]string{"kubernetes.io/metadata.name": ns}
+	b.Spec.MatchResources.NamespaceSelector.MatchExpressions = []labelSelectorRequirement{{
+		Key: "kubernetes.io/metadata.name", Operator: "In", Values: namespaces,
+	}}
 	return append(objs, p, b)
 }
 

@@ -69,6 +69,9 @@ func (t *Tree) upstream(ctx context.Context, f *config.Federation) error {
 	if err := t.helmValuesFile(dir, f, helm); err != nil {
 		return err
 	}
+	if err := t.workloads(dir, f); err != nil {
+		return err
+	}
 	return t.addKustomization(dir, k)
 }
 
@@ -89,7 +92,7 @@ func (t *Tree) addKustomization(dir string, k kustomization) error {
 // kustomization sets one, Helm's output has one), and a guard makes the
 // build fail where it did not land on the running workload's main container.
 func (t *Tree) podPatches(dir string, f *config.Federation, k *kustomization) error {
-	a := podAdditionsFor(f)
+	a := podAdditionsFor(f, f.Projected())
 	if len(a.Mounts) > 0 {
 		for _, w := range f.Upstream.ArgoCD.Workloads() {
 			name := "patch-" + strings.ToLower(w.Kind) + "-" + w.Name + ".yaml"
@@ -170,13 +173,13 @@ func namespaced(f *config.Federation) bool {
 	return false
 }
 
-// projectedAudiences are the distinct audiences of the projected tokens,
-// sorted: one volume source each.
-func projectedAudiences(f *config.Federation) []string {
+// projectedAudiences are the distinct audiences of the projected tokens of
+// downstreams, sorted: one volume source each.
+func projectedAudiences(downstreams []*config.Downstream) []string {
 	seen := map[string]bool{}
 	var out []string
-	for _, d := range f.Projected() {
-		if !seen[d.Audience] {
+	for _, d := range downstreams {
+		if !d.UsesTokenRequest() && !seen[d.Audience] {
 			seen[d.Audience] = true
 			out = append(out, d.Audience)
 		}
@@ -197,11 +200,14 @@ type podAdditions struct {
 	Mounts         []volumeMount
 }
 
-func podAdditionsFor(f *config.Federation) podAdditions {
+// podAdditionsFor are the additions of pods that reach downstreams: only
+// their projected tokens are mounted (ArgoCD's pods reach every downstream,
+// an upstream workload's those that grant it something).
+func podAdditionsFor(f *config.Federation, downstreams []*config.Downstream) podAdditions {
 	u := &f.Upstream
 	var a podAdditions
 	var sources []projectedSource
-	for _, aud := range projectedAudiences(f) {
+	for _, aud := range projectedAudiences(downstreams) {
 		sources = append(sources, projectedSource{ServiceAccountToken: serviceAccountToken{
 			Audience:          aud,
 			ExpirationSeconds: u.Token.ExpirationSeconds,
@@ -243,6 +249,7 @@ func workloadPatchFor(w config.Workload, a podAdditions) workloadPatch {
 		// No namespace: the patch must match ArgoCD's install manifests,
 		// which carry none until the GitOps repo's kustomization sets it.
 		Metadata: objectMeta{Name: w.Name},
+		Spec:     workloadSpecPatch{Template: &podTemplatePatch{}},
 	}
 	spec := &p.Spec.Template.Spec
 	spec.Volumes = a.Volumes
