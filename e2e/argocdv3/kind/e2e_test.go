@@ -52,8 +52,9 @@ const (
 //
 // Environment: E2E_KEEP=1 keeps the clusters and the work directory;
 // E2E_PLUGIN_IMAGE (default argocd-k8s-federate-plugin:e2e),
-// E2E_CLI_IMAGE (default argocd-k8s-federate:e2e) and E2E_WORKLOAD_IMAGE
-// (default argocd-k8s-federate/debian:<DEBIAN_SUITE>) name images that must exist in the local Docker; KUBECTL a kubectl binary
+// E2E_CLI_IMAGE (default argocd-k8s-federate:e2e), E2E_WORKLOAD_IMAGE
+// (default argocd-k8s-federate/debian:<DEBIAN_SUITE>) and E2E_KUBECTL_IMAGE
+// (default argocd-k8s-federate/kubectl:<KUBERNETES_VERSION>) name images that must exist in the local Docker; KUBECTL a kubectl binary
 // (else the pinned one is built or taken from the cache).
 func TestE2E(t *testing.T) {
 	e := newEnv(t)
@@ -77,6 +78,7 @@ func TestE2E(t *testing.T) {
 	e.step("LogsThroughArgoCDAPI", e.testLogsThroughArgoCDAPI)
 	e.step("NoDownstreamCredentialInUp", e.testNoDownstreamCredentialInUp)
 	e.step("DiscoveryCheckCronJob", e.testDiscoveryCheckCronJob)
+	e.step("WorkloadKubeconfig", e.testWorkloadKubeconfig)
 	// Also onboards a third cluster, with the TokenRequest source, while
 	// it waits for the kubelet.
 	e.step("TokenRotation", e.testTokenRotation)

@@ -47,6 +47,7 @@ type env struct {
 	pluginImage           string
 	cliImage              string
 	workloadImage         string
+	kubectlImage          string
 	gitDaemonImage        string
 	argocdModule          string // the argo-cd/v3 module's directory in the module cache
 
@@ -82,7 +83,8 @@ func (e *env) preflight() {
 	e.pluginImage = envOr("E2E_PLUGIN_IMAGE", "argocd-k8s-federate-plugin:e2e")
 	e.cliImage = envOr("E2E_CLI_IMAGE", "argocd-k8s-federate:e2e")
 	e.workloadImage = envOr("E2E_WORKLOAD_IMAGE", "argocd-k8s-federate/debian:"+suite)
-	for _, img := range []string{e.nodeImage, e.gitDaemonImage, e.pluginImage, e.cliImage, e.workloadImage} {
+	e.kubectlImage = envOr("E2E_KUBECTL_IMAGE", "argocd-k8s-federate/kubectl:"+k8s)
+	for _, img := range []string{e.nodeImage, e.gitDaemonImage, e.pluginImage, e.cliImage, e.workloadImage, e.kubectlImage} {
 		e.requireImage(img)
 	}
 	e.kubectlBin = testenv.Binary(t, "kubectl")
@@ -158,7 +160,7 @@ apiServer:
 }
 
 // The federation config: one hub (up), one downstream (down) that grants
-// only allowedNS. downCA is a caFile line, or "useSystemRoots: true" before
+// only allowedNS, to ArgoCD and to the Job kubectlJob of up. downCA is a caFile line, or "useSystemRoots: true" before
 // down's CA exists.
 func (e *env) writeFederation(file, downTLS string, more ...string) {
 	e.t.Helper()
@@ -173,13 +175,22 @@ upstream:
   plugin:
     image: %s
     imagePullPolicy: IfNotPresent
+  workloads:
+  - name: %s
+    namespace: %s
+    kind: Job
+    serviceAccount: %s
 downstreams:
 - name: %s
   server: %s
   %s
   access:
     namespaces: [%s]
-`, upName, upIssuer, tokenExpirationSeconds, e.pluginImage, downName, downServer, downTLS, allowedNS)
+    workloads:
+    - name: %s
+      namespaces: [%s]
+      preset: viewer
+`, upName, upIssuer, tokenExpirationSeconds, e.pluginImage, kubectlJob, jobsNS, kubectlSA, downName, downServer, downTLS, allowedNS, kubectlJob, allowedNS)
 	cfg += strings.Join(more, "")
 	e.writeFile(filepath.Join(e.work, "federation", file), []byte(cfg))
 }
@@ -330,7 +341,7 @@ func (e *env) loadImages() {
 	if strings.Contains(rendered, "imagePullPolicy: Always") {
 		t.Fatalf("the ArgoCD kustomization still has imagePullPolicy: Always (install.yaml changed?): see %s", filepath.Join(e.work, "argocd"))
 	}
-	images := map[string]bool{e.gitDaemonImage: true, e.cliImage: true}
+	images := map[string]bool{e.gitDaemonImage: true, e.cliImage: true, e.kubectlImage: true}
 	for _, m := range regexp.MustCompile(`(?m)^\s*(?:-\s+)?image:\s*(\S+)\s*$`).FindAllStringSubmatch(rendered, -1) {
 		images[m[1]] = true
 	}
