@@ -21,7 +21,9 @@ import (
 	"github.com/google/cel-go/common/types/traits"
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -36,6 +38,7 @@ import (
 	"github.com/argocd-k8s-federate/argocd-k8s-federate/internal/config"
 	"github.com/argocd-k8s-federate/argocd-k8s-federate/internal/generate"
 	"github.com/argocd-k8s-federate/argocd-k8s-federate/internal/oracletest"
+	"github.com/argocd-k8s-federate/argocd-k8s-federate/internal/plugin"
 )
 
 // downstreamOwnIssuer is the downstream API server's own
@@ -54,6 +57,7 @@ var oracleCases = []struct {
 	{"discovery-v1beta1", []string{"testdata/oracle/discovery.yaml"}},
 	{"system-roots-shared-audience", []string{"testdata/oracle/system-roots.yaml"}},
 	{"multi-hub", []string{"testdata/oracle/multi-hub-m1.yaml", "testdata/oracle/multi-hub-m2.yaml"}},
+	{"workloads", []string{"testdata/token-request/federation.yaml"}},
 }
 
 // authnScheme and authnCodecs are kube-apiserver's loader of
@@ -115,6 +119,9 @@ type wantAuthn struct {
 	// subjects are, per issuer, the sub claims the claimValidationRules
 	// must accept; every other service account of that hub is refused.
 	subjects map[string][]string
+	// others are, per issuer, the upstream workloads' sub claims this
+	// downstream does not grant: refused too.
+	others map[string][]string
 }
 
 func expectedAuthn(feds []*config.Federation) map[string]*wantAuthn {
@@ -125,7 +132,7 @@ func expectedAuthn(feds []*config.Federation) map[string]*wantAuthn {
 			d := &f.Downstreams[i]
 			w := want[d.Name]
 			if w == nil {
-				w = &wantAuthn{version: d.APIServer.AuthenticationConfigVersion, subjects: map[string][]string{}}
+				w = &wantAuthn{version: d.APIServer.AuthenticationConfigVersion, subjects: map[string][]string{}, others: map[string][]string{}}
 				want[d.Name] = w
 			}
 			prefix := d.UsernamePrefix
@@ -144,6 +151,18 @@ func expectedAuthn(feds []*config.Federation) map[string]*wantAuthn {
 				sub := "system:serviceaccount:" + u.ArgoCD.Namespace + ":" + sa
 				w.users = append(w.users, prefix+sub)
 				w.subjects[u.Issuer] = append(w.subjects[u.Issuer], sub)
+			}
+			// The upstream workloads this downstream grants something, by
+			// the config's own words (not through Grants).
+			for _, uw := range u.Workloads {
+				sub := "system:serviceaccount:" + uw.Namespace + ":" + uw.ServiceAccount
+				granted := slices.ContainsFunc(d.Access.Workloads, func(a config.WorkloadAccess) bool { return a.Name == uw.Name })
+				if granted {
+					w.users = append(w.users, prefix+sub)
+					w.subjects[u.Issuer] = append(w.subjects[u.Issuer], sub)
+				} else {
+					w.others[u.Issuer] = append(w.others[u.Issuer], sub)
+				}
 			}
 		}
 	}
@@ -204,7 +223,7 @@ func TestAPIServerAcceptsAuthenticationConfiguration(t *testing.T) {
 					}
 					for i, a := range cfg.JWT {
 						checkUserValidationRules(t, compiler, i, a, w.users)
-						checkClaimValidationRules(t, compiler, i, a, w.subjects[a.Issuer.URL])
+						checkClaimValidationRules(t, compiler, i, a, w.subjects[a.Issuer.URL], w.others[a.Issuer.URL])
 					}
 				})
 			}
@@ -377,7 +396,7 @@ downstreams:
 // writes for Kubernetes to apply.
 func objectCodecs() serializer.CodecFactory {
 	scheme := runtime.NewScheme()
-	for _, add := range []func(*runtime.Scheme) error{corev1.AddToScheme, rbacv1.AddToScheme, appsv1.AddToScheme} {
+	for _, add := range []func(*runtime.Scheme) error{corev1.AddToScheme, rbacv1.AddToScheme, appsv1.AddToScheme, batchv1.AddToScheme, admissionregistrationv1.AddToScheme} {
 		if err := add(scheme); err != nil {
 			panic(err)
 		}
@@ -462,16 +481,34 @@ func checkObject(t *testing.T, path string, obj runtime.Object) {
 		if len(o.Data) > 0 {
 			t.Errorf("Secret %s sets data; the cluster Secret is written as stringData", o.Name)
 		}
-	case *rbacv1.RoleBinding, *rbacv1.ClusterRoleBinding, *rbacv1.ClusterRole, *rbacv1.Role:
+	case *rbacv1.Role, *rbacv1.RoleBinding:
+		// The service accounts' own token Roles (token-request), and the
+		// downstream's namespaced bindings.
+		if !strings.HasPrefix(path, "downstream/") && !strings.HasSuffix(path, "/"+plugin.TokenRequestFile) {
+			t.Errorf("RBAC object in %s, outside downstream/ and the token-request files", path)
+		}
+	case *rbacv1.ClusterRoleBinding, *rbacv1.ClusterRole:
 		if !strings.HasPrefix(path, "downstream/") {
 			t.Errorf("RBAC object in %s, outside downstream/", path)
 		}
-	case *appsv1.StatefulSet, *appsv1.Deployment:
+	case *admissionregistrationv1.ValidatingAdmissionPolicy, *admissionregistrationv1.ValidatingAdmissionPolicyBinding:
+		if !strings.HasPrefix(path, "upstream/") || !strings.HasSuffix(path, "/"+plugin.TokenRequestFile) {
+			t.Errorf("admission policy in %s", path)
+		}
+	case *appsv1.StatefulSet, *appsv1.Deployment, *appsv1.DaemonSet, *batchv1.Job, *batchv1.CronJob:
 		if !strings.HasPrefix(path, "upstream/") {
 			t.Errorf("workload patch in %s, outside upstream/", path)
 		}
 	case *corev1.ConfigMap:
-		if !strings.HasPrefix(path, "upstream/") || o.Name != "argocd-cm" || o.Data["resource.respectRBAC"] != "normal" {
+		switch {
+		case !strings.HasPrefix(path, "upstream/"):
+			t.Errorf("ConfigMap %s in %s, outside upstream/", o.Name, path)
+		case o.Name == "argocd-cm":
+			if o.Data["resource.respectRBAC"] != "normal" {
+				t.Errorf("%s: argocd-cm %v", path, o.Data)
+			}
+		case o.Name == plugin.AudiencesConfigMap, strings.HasPrefix(o.Name, "argocd-k8s-federate-kubeconfig-"):
+		default:
 			t.Errorf("%s: unexpected ConfigMap %s %v", path, o.Name, o.Data)
 		}
 	default:
@@ -495,10 +532,11 @@ func allClusterWide(files []string) bool {
 }
 
 // checkClaimValidationRules evaluates an authenticator's claimValidationRules
-// with the API server's CEL mapper: tokens of ArgoCD's service accounts pass;
-// any other service account of the hub, the same names in another namespace,
-// and a token without sub are refused.
-func checkClaimValidationRules(t *testing.T, compiler authenticationcel.Compiler, i int, a apiserver.JWTAuthenticator, allowed []string) {
+// with the API server's CEL mapper: tokens of ArgoCD's service accounts and
+// of the workloads granted here pass; any other service account of the hub
+// (others: the workloads not granted here), the same names in another
+// namespace, and a token without sub are refused.
+func checkClaimValidationRules(t *testing.T, compiler authenticationcel.Compiler, i int, a apiserver.JWTAuthenticator, allowed, others []string) {
 	t.Helper()
 	if len(allowed) == 0 {
 		t.Fatalf("jwt[%d] (%s): no ArgoCD service accounts expected for this issuer", i, a.Issuer.URL)
@@ -540,7 +578,7 @@ func checkClaimValidationRules(t *testing.T, compiler authenticationcel.Compiler
 	}
 	for _, sub := range allowed {
 		if !accepts(claims(sub)) {
-			t.Errorf("jwt[%d] (%s): claimValidationRules refuse ArgoCD's service account %q", i, a.Issuer.URL, sub)
+			t.Errorf("jwt[%d] (%s): claimValidationRules refuse service account %q, which the config lets in", i, a.Issuer.URL, sub)
 		}
 	}
 	ns := strings.Split(allowed[0], ":")[2]
@@ -552,6 +590,7 @@ func checkClaimValidationRules(t *testing.T, compiler authenticationcel.Compiler
 		"system:serviceaccount:" + ns,
 		"",
 	}
+	refused = append(refused, others...)
 	for _, sub := range refused {
 		if slices.Contains(allowed, sub) {
 			continue
