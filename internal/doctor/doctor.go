@@ -68,6 +68,7 @@ type Report struct {
 	Downstream string   `json:"downstream"`
 	Server     string   `json:"server"`
 	Upstream   string   `json:"upstream,omitempty"`
+	Workload   string   `json:"workload,omitempty"`
 	TokenFile  string   `json:"tokenFile"`
 	Checks     []Result `json:"checks"`
 	Passed     int      `json:"passed"`
@@ -91,7 +92,11 @@ func (r *Report) Result(check string) (Result, bool) {
 // under each failure, and a summary.
 func (r *Report) WriteText(w io.Writer) error {
 	var b strings.Builder
-	fmt.Fprintf(&b, "doctor: downstream %s (%s)", r.Downstream, r.Server)
+	b.WriteString("doctor: ")
+	if r.Workload != "" {
+		fmt.Fprintf(&b, "workload %s, ", r.Workload)
+	}
+	fmt.Fprintf(&b, "downstream %s (%s)", r.Downstream, r.Server)
 	if r.Upstream != "" {
 		fmt.Fprintf(&b, " of hub %s", r.Upstream)
 	}
@@ -146,8 +151,16 @@ type Target struct {
 	TokenFile string
 	Audience  string
 	Issuer    string
-	// ServiceAccount is the controller's service account ("" when unknown).
-	ServiceAccount string
+	// ServiceAccount is the service account whose token is checked (the
+	// controller's, or the workload's; "" when unknown), in
+	// ServiceAccountNamespace.
+	ServiceAccount          string
+	ServiceAccountNamespace string
+	// Workload is the upstream workload under diagnosis ("" for ArgoCD).
+	Workload string
+	// Others are the sub claims of the hub's other identities this
+	// downstream accepts, each with how to diagnose it instead.
+	Others map[string]string
 
 	// Upstream is the hub's name ("" without a config).
 	Upstream string
@@ -163,7 +176,8 @@ type Target struct {
 	Published bool
 	// UsernamePrefix the downstream puts before sub ("" when unknown).
 	UsernamePrefix string
-	// Grants are what the config promises the controller and the server.
+	// Grants are what the config promises the controller and the server
+	// (or the workload).
 	Grants []config.Grant
 	// ArgoCDNamespace is where ArgoCD runs (for hints).
 	ArgoCDNamespace string
@@ -209,7 +223,7 @@ type Env struct {
 // Run runs every check against t and reports them all.
 func Run(ctx context.Context, t *Target, env Env) *Report {
 	r := &runner{t: t, env: env, report: &Report{
-		Downstream: t.Name, Server: t.Server, Upstream: t.Upstream, TokenFile: t.TokenFile,
+		Downstream: t.Name, Server: t.Server, Upstream: t.Upstream, Workload: t.Workload, TokenFile: t.TokenFile,
 	}}
 	r.run(ctx)
 	rep := r.report

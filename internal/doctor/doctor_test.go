@@ -585,3 +585,55 @@ func TestTokenRequestDownstream(t *testing.T) {
 		t.Errorf("with --token-file: %v", got)
 	}
 }
+
+// workloadConfig adds upstream workload ci-runner (namespace ci), granted
+// the viewer preset in apps of the downstream.
+func workloadConfig(y string) string {
+	y = strings.Replace(y, "downstreams:", "  workloads:\n  - name: ci-runner\n    namespace: ci\n    kind: Deployment\ndownstreams:", 1)
+	return y + "    workloads:\n    - name: ci-runner\n      namespaces: [apps]\n      preset: viewer\n"
+}
+
+// TestWorkloadPath: --workload checks the workload's token, its user and
+// only its own grants, and skips the cluster Secret; ArgoCD's path given
+// the workload's token says to add --workload.
+func TestWorkloadPath(t *testing.T) {
+	w := newWorld(t)
+	f, d := w.config(workloadConfig)
+	tok := w.iss.Token(t, "ci", "ci-runner", "down", w.now.Add(-5*time.Minute), time.Hour)
+	writeFile(t, filepath.Join(w.dir, "tokens", "down"), []byte(tok))
+	w.down.user = "hub:system:serviceaccount:ci:ci-runner"
+
+	r := doctor.Run(context.Background(), doctor.FromWorkload(f, d, f.Workload("ci-runner")), w.env())
+	want := map[string]doctor.Status{}
+	for _, c := range []string{"token-file", "token-expiry", "token-audience", "token-issuer", "token-subject",
+		"discovery", "discovery-keys", "downstream-tls", "downstream-auth", "username", "rbac[workload:ci-runner, apps]"} {
+		want[c] = doctor.Pass
+	}
+	want["cluster-secret"] = doctor.Skip
+	if diff := cmp.Diff(want, statuses(r)); diff != "" {
+		t.Errorf("statuses (-want +got):\n%s", diff)
+	}
+	if r.Workload != "ci-runner" {
+		t.Errorf("report workload %q", r.Workload)
+	}
+	var text bytes.Buffer
+	if err := r.WriteText(&text); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(text.String(), "doctor: workload ci-runner, downstream down") {
+		t.Errorf("report starts %q", strings.SplitN(text.String(), "\n", 2)[0])
+	}
+
+	r = doctor.Run(context.Background(), doctor.FromConfig(f, d), w.env())
+	res, _ := r.Result(doctor.CheckTokenSubject)
+	if res.Status != doctor.Fail || !strings.Contains(res.Message, "add --workload ci-runner") {
+		t.Errorf("ArgoCD's path with the workload's token: token-subject %s %q", res.Status, res.Message)
+	}
+	// and the workload's path with the controller's token.
+	w.token("down")
+	r = doctor.Run(context.Background(), doctor.FromWorkload(f, d, f.Workload("ci-runner")), w.env())
+	res, _ = r.Result(doctor.CheckTokenSubject)
+	if res.Status != doctor.Fail || !strings.Contains(res.Message, "leave out --workload") {
+		t.Errorf("the workload's path with the controller's token: token-subject %s %q", res.Status, res.Message)
+	}
+}

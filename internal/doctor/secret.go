@@ -13,8 +13,8 @@ import (
 	"github.com/argocd-k8s-federate/argocd-k8s-federate/internal/plugin"
 )
 
-// FromConfig is the target for downstream d of federation f, with the
-// cluster Secret as the config yields it in Want.
+// FromConfig is the target for ArgoCD's path to downstream d of federation
+// f, with the cluster Secret as the config yields it in Want.
 func FromConfig(f *config.Federation, d *config.Downstream) *Target {
 	u := &f.Upstream
 	t := &Target{
@@ -23,17 +23,43 @@ func FromConfig(f *config.Federation, d *config.Downstream) *Target {
 		Upstream: u.Name, ConfigSource: f.Source,
 		DiscoveryURL:   strings.TrimSuffix(u.Issuer, "/") + discovery.DocumentPath,
 		DiscoveryCAPEM: []byte(u.PEM()),
-		UsernamePrefix: d.UsernamePrefix, Grants: f.Grants(d),
+		UsernamePrefix: d.UsernamePrefix, Grants: f.ArgoCDGrants(d),
 		ArgoCDNamespace: u.ArgoCD.Namespace,
 		// What the Secret ArgoCD reads must be: the one generate writes.
-		Want: argocd.For(f, d),
+		Want:   argocd.For(f, d),
+		Others: map[string]string{},
 	}
 	if u.DiscoveryURL != "" {
 		t.DiscoveryURL, t.Published = u.DiscoveryURL, true
 	}
-	t.ServiceAccount = u.ArgoCD.Controller.ServiceAccount
+	t.ServiceAccount, t.ServiceAccountNamespace = u.ArgoCD.Controller.ServiceAccount, u.ArgoCD.Namespace
 	if d.UsesTokenRequest() {
 		t.TokenFile = ""
+	}
+	for _, g := range f.WorkloadGrants(d) {
+		t.Others[g.Subject] = "it is workload " + g.UpstreamWorkload.Name + "'s: add --workload " + g.UpstreamWorkload.Name
+	}
+	return t
+}
+
+// FromWorkload is the target for upstream workload w's path to downstream
+// d: its token (at the same path as ArgoCD's, or requested), the user it
+// maps to and only its own grants. It has no cluster Secret: the
+// workload's kubeconfig runs the plugin.
+func FromWorkload(f *config.Federation, d *config.Downstream, w *config.UpstreamWorkload) *Target {
+	t := FromConfig(f, d)
+	t.Workload, t.Want = w.Name, nil
+	t.ServiceAccount, t.ServiceAccountNamespace = w.ServiceAccount, w.Namespace
+	t.Grants, t.Others = nil, map[string]string{}
+	for _, g := range f.Grants(d) {
+		switch {
+		case g.IsWorkload() && g.UpstreamWorkload.Name == w.Name:
+			t.Grants = append(t.Grants, g)
+		case g.IsWorkload():
+			t.Others[g.Subject] = "it is workload " + g.UpstreamWorkload.Name + "'s: use --workload " + g.UpstreamWorkload.Name
+		default:
+			t.Others[g.Subject] = "it is ArgoCD's " + g.Who + "'s: leave out --workload"
+		}
 	}
 	return t
 }
@@ -79,6 +105,10 @@ func argsOf(s *argocd.ClusterSecret) (pluginArgs, error) {
 func (r *runner) checkSecret() {
 	t := r.t
 	s := t.Secret
+	if t.Workload != "" {
+		r.add(skip(CheckClusterSecret, fmt.Sprintf("workload %s reaches the downstream with its kubeconfig (ConfigMap %s), not a cluster Secret", t.Workload, config.KubeconfigConfigMap(t.Workload))))
+		return
+	}
 	if s == nil {
 		name, ns := "cluster-"+t.Name, orDefault(t.ArgoCDNamespace, "argocd")
 		if t.Want != nil {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"slices"
 	"strings"
 	"time"
 
@@ -28,7 +29,7 @@ func (r *runner) checkToken() {
 		// A token-request downstream: no file in the pods to read.
 		r.add(Result{Check: CheckTokenFile, Status: Skip,
 			Message: fmt.Sprintf("the plugin requests this downstream's tokens (token-request): there is no token file; give --token-file with a token for audience %q", t.Audience),
-			Fix:     fmt.Sprintf("kubectl -n %s create token %s --audience %s > token, then doctor ... --token-file token", orDefault(t.ArgoCDNamespace, "argocd"), orDefault(t.ServiceAccount, "argocd-application-controller"), t.Audience)})
+			Fix:     fmt.Sprintf("kubectl -n %s create token %s --audience %s > token, then doctor ... --token-file token", orDefault(t.ServiceAccountNamespace, "argocd"), orDefault(t.ServiceAccount, "argocd-application-controller"), t.Audience)})
 		for _, c := range claims {
 			r.add(skip(c, "no token to check (give --token-file)"))
 		}
@@ -91,15 +92,41 @@ func (r *runner) checkToken() {
 	case len(r.grantsOf(c.Subject)) > 0:
 		g := r.grantsOf(c.Subject)[0]
 		r.add(Result{Check: CheckTokenSubject, Status: Pass, Message: fmt.Sprintf("sub is the %s's service account", g.Who)})
+	case t.Others[c.Subject] != "":
+		r.add(Result{Check: CheckTokenSubject, Status: Fail,
+			Message: fmt.Sprintf("sub is %s, not %s: %s", c.Subject, r.identity(), t.Others[c.Subject]),
+			Fix:     "run doctor for the identity whose token this is (" + t.Others[c.Subject] + "), or give a token of " + r.identity()})
 	default:
 		var want []string
 		for _, g := range t.Grants {
-			want = append(want, config.ServiceAccountSubject(t.ArgoCDNamespace, g.Workload.ServiceAccount))
+			if !slices.Contains(want, g.Subject) {
+				want = append(want, g.Subject)
+			}
+		}
+		fix := "the file holds another service account's token: run doctor in (or with a token of) the application controller or the server, or fix upstream.argocd.*.serviceAccount in the config"
+		if t.Workload != "" {
+			fix = fmt.Sprintf("the file holds another service account's token: run doctor in (or with a token of) workload %s, or fix upstream.workloads[].serviceAccount in the config", t.Workload)
 		}
 		r.add(Result{Check: CheckTokenSubject, Status: Fail,
-			Message: fmt.Sprintf("sub is %s, which is neither ArgoCD identity of the config (%s): the generated authentication-config.yaml refuses it (401)", orNone(c.Subject), strings.Join(want, ", ")),
-			Fix:     "the file holds another service account's token: run doctor in (or with a token of) the application controller or the server, or fix upstream.argocd.*.serviceAccount in the config"})
+			Message: fmt.Sprintf("sub is %s, which is %s (%s): the generated authentication-config.yaml refuses it (401)", orNone(c.Subject), r.notIdentity(), strings.Join(want, ", ")),
+			Fix:     fix})
 	}
+}
+
+// identity names what the target diagnoses; notIdentity says a token is
+// not of it.
+func (r *runner) identity() string {
+	if r.t.Workload != "" {
+		return "workload " + r.t.Workload + "'s service account"
+	}
+	return "an ArgoCD identity of the config"
+}
+
+func (r *runner) notIdentity() string {
+	if r.t.Workload != "" {
+		return "not workload " + r.t.Workload + "'s service account"
+	}
+	return "neither ArgoCD identity of the config"
 }
 
 // expiry is token-expiry: not expired, not close to it, and not left behind
@@ -126,7 +153,7 @@ func expiry(c credential.Claims, now time.Time) Result {
 
 func (r *runner) readFix(err error) string {
 	t := r.t
-	create := fmt.Sprintf("kubectl -n %s create token <service account> --audience %s > token", orDefault(t.ArgoCDNamespace, "argocd"), orDefault(t.Audience, "<audience>"))
+	create := fmt.Sprintf("kubectl -n %s create token <service account> --audience %s > token", orDefault(t.ServiceAccountNamespace, "argocd"), orDefault(t.Audience, "<audience>"))
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		return fmt.Sprintf("in an ArgoCD pod, the projected token volume is not mounted there: apply the generated upstream Component and restart the pod. Beside the pod, pass a token with --token-file (%s)", create)
@@ -148,7 +175,7 @@ func parseFix(err error) string {
 func (r *runner) grantsOf(sub string) []config.Grant {
 	var out []config.Grant
 	for _, g := range r.t.Grants {
-		if sub == config.ServiceAccountSubject(r.t.ArgoCDNamespace, g.Workload.ServiceAccount) {
+		if sub == g.Subject {
 			out = append(out, g)
 		}
 	}
