@@ -97,6 +97,17 @@ type FederationConfig struct {
 	DownstreamCAFile string
 	// Namespaces are downstreams[0].access.namespaces.
 	Namespaces []string
+	// Workloads are upstream.workloads, each granted in the downstream.
+	Workloads []WorkloadConfig
+}
+
+// WorkloadConfig is an entry of upstream.workloads and its grant in
+// downstreams[0].access.workloads.
+type WorkloadConfig struct {
+	Name, Namespace, Kind, ServiceAccount string
+	// Namespaces and ClusterRole are its grant in the downstream.
+	Namespaces  []string
+	ClusterRole string
 }
 
 // YAML renders the config. Every string is a double-quoted scalar (JSON's
@@ -121,14 +132,26 @@ func (c FederationConfig) YAML() []byte {
 		fmt.Fprintf(&b, "    dir: %s\n", q(c.PluginDir))
 	}
 	fmt.Fprintf(&b, "    image: %s\n", q(c.PluginImage))
-	fmt.Fprintf(&b, "downstreams:\n- name: %s\n  server: %s\n  caFile: %s\n  access:\n    namespaces: [", q(c.Downstream), q(c.Server), q(c.DownstreamCAFile))
-	for i, ns := range c.Namespaces {
-		if i > 0 {
-			b.WriteString(", ")
+	list := func(items []string) string {
+		quoted := make([]string, len(items))
+		for i, s := range items {
+			quoted[i] = q(s)
 		}
-		b.WriteString(q(ns))
+		return "[" + strings.Join(quoted, ", ") + "]"
 	}
-	b.WriteString("]\n")
+	if len(c.Workloads) > 0 {
+		b.WriteString("  workloads:\n")
+		for _, w := range c.Workloads {
+			fmt.Fprintf(&b, "  - name: %s\n    namespace: %s\n    kind: %s\n    serviceAccount: %s\n", q(w.Name), q(w.Namespace), q(w.Kind), q(w.ServiceAccount))
+		}
+	}
+	fmt.Fprintf(&b, "downstreams:\n- name: %s\n  server: %s\n  caFile: %s\n  access:\n    namespaces: %s\n", q(c.Downstream), q(c.Server), q(c.DownstreamCAFile), list(c.Namespaces))
+	if len(c.Workloads) > 0 {
+		b.WriteString("    workloads:\n")
+		for _, w := range c.Workloads {
+			fmt.Fprintf(&b, "    - name: %s\n      namespaces: %s\n      clusterRole: %s\n", q(w.Name), list(w.Namespaces), q(w.ClusterRole))
+		}
+	}
 	return b.Bytes()
 }
 
@@ -207,6 +230,9 @@ func (e *Env) Federate(s FederationSetup) *Federation {
 		f.Configs = append(f.Configs, c)
 		f.ConfigFiles = append(f.ConfigFiles, path)
 		namespaces = append(namespaces, c.Namespaces...)
+		for _, w := range c.Workloads {
+			namespaces = append(namespaces, w.Namespaces...)
+		}
 	}
 	args := []string{"generate", "-o", f.Out}
 	for _, file := range f.ConfigFiles {
