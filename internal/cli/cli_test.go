@@ -25,7 +25,7 @@ func TestGenerateWritesAndChecks(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("generate: code %d: %s", code, stderr)
 	}
-	if !strings.Contains(stderr, "wrote 31 files to "+dir) {
+	if !strings.Contains(stderr, "wrote 34 files to "+dir) {
 		t.Errorf("stderr = %q", stderr)
 	}
 	if !strings.Contains(stderr, `warning: ../../examples/federation.yaml: downstream "platform" grants ArgoCD the whole cluster`) {
@@ -33,7 +33,7 @@ func TestGenerateWritesAndChecks(t *testing.T) {
 	}
 
 	stdout, stderr, code := run(t, "generate", "-f", example, "-o", dir, "--check")
-	if code != 0 || stdout != "" || !strings.Contains(stderr, "is up to date (31 files)") {
+	if code != 0 || stdout != "" || !strings.Contains(stderr, "is up to date (34 files)") {
 		t.Fatalf("check of a fresh tree: code %d, stdout %q, stderr %q", code, stdout, stderr)
 	}
 
