@@ -140,9 +140,17 @@ func checkDownstreamRBAC(t *testing.T, tc oracletest.Case, c oracletest.Downstre
 			want = append(want, binding{"RoleBinding", ns, u})
 		}
 	}
+	for u, namespaces := range c.WorkloadUsers {
+		if namespaces == nil {
+			want = append(want, binding{"ClusterRoleBinding", "", u})
+		}
+		for _, ns := range namespaces {
+			want = append(want, binding{"RoleBinding", ns, u})
+		}
+	}
 	less := func(a, b binding) bool { return fmt.Sprint(a) < fmt.Sprint(b) }
 	if diff := cmp.Diff(want, got, cmpopts.SortSlices(less)); diff != "" {
-		t.Errorf("bindings of the ArgoCD users (-want +got):\n%s", diff)
+		t.Errorf("bindings of the ArgoCD users and the workloads' (-want +got):\n%s", diff)
 	}
 	for _, ref := range roleRefs {
 		if ref.APIGroup != rbacv1.GroupName || ref.Kind != "ClusterRole" {

@@ -61,6 +61,9 @@ type Downstream struct {
 	// Labels and Annotations the config asks for on the cluster Secret.
 	Labels      map[string]string
 	Annotations map[string]string
+	// WorkloadUsers are the users of the upstream workloads the downstream
+	// grants something, each with its namespaces (nil: cluster-wide).
+	WorkloadUsers map[string][]string
 }
 
 // ClusterWide tells whether ArgoCD gets cluster-wide access.
@@ -140,6 +143,7 @@ func Cases() []Case {
 					SecretName: "cluster-staging", Name: "staging", Server: "https://staging.k8s.example.com:6443",
 					CAFile: "examples/certs/staging-ca.crt", Audience: "staging", TokenFile: "staging", UsernamePrefix: "hub:",
 					Namespaces: []string{"shop"}, Labels: map[string]string{"env": "staging"},
+					WorkloadUsers: map[string][]string{"hub:system:serviceaccount:ci:ci-runner": {"shop"}},
 				},
 			},
 		}),
