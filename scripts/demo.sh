@@ -58,36 +58,11 @@ awk -v RS='\n---\n' '
 	/\nkind: StatefulSet\n/ || (/\nkind: Deployment\n/ && /\n  name: argocd-server\n/) || (/\nkind: ConfigMap\n/ && /\n  name: argocd-cm\n/) || /argocd.argoproj.io\/secret-type: cluster/ { print "---"; print }
 ' "$OUT/argocd-build.yaml"
 
-section "5. Another workload of the hub: the CI runner with its Component (upstream/hub/workloads/ci-runner)"
+section "5. Another workload of the hub: the CI runner (examples/ci-runner) with its Component"
+# examples/ci-runner points at manifests/; here, at the tree just generated.
 mkdir -p "$OUT/ci-runner"
-cat >"$OUT/ci-runner/deployment.yaml" <<'YAML'
-# The CI runner as its team deploys it: nothing about downstreams in it.
-apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: ci-runner
-  namespace: ci
-spec:
-  selector:
-    matchLabels: {app: ci-runner}
-  template:
-    metadata:
-      labels: {app: ci-runner}
-    spec:
-      serviceAccountName: ci-runner
-      automountServiceAccountToken: false
-      containers:
-      - name: ci-runner
-        image: registry.example.com/ci-runner:1
-YAML
-cat >"$OUT/ci-runner/kustomization.yaml" <<'YAML'
-apiVersion: kustomize.config.k8s.io/v1beta1
-kind: Kustomization
-resources:
-- deployment.yaml
-components:
-- ../federation/upstream/hub/workloads/ci-runner
-YAML
+cp examples/ci-runner/deployment.yaml "$OUT/ci-runner/"
+sed 's|\.\./\.\./manifests/|../federation/|' examples/ci-runner/kustomization.yaml >"$OUT/ci-runner/kustomization.yaml"
 cat "$OUT/ci-runner/kustomization.yaml"
 "$KUSTOMIZE" build "$OUT/ci-runner" | cut -c1-120
 

@@ -16,32 +16,11 @@ import (
 	"github.com/argocd-k8s-federate/argocd-k8s-federate/internal/oracletest"
 )
 
-// workloadManifests are the workloads of the golden case with upstream
-// workloads (internal/generate/testdata/token-request), as their owners
-// deploy them, before the Component.
-var workloadManifests = map[string]string{
-	"ci-runner": `apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: ci-runner
-  namespace: ci
-spec:
-  selector:
-    matchLabels: {app: ci-runner}
-  template:
-    metadata:
-      labels: {app: ci-runner}
-    spec:
-      serviceAccountName: ci-runner
-      containers:
-      - name: ci-runner
-        image: runner:1
-        volumeMounts:
-        - {name: work, mountPath: /work}
-      volumes:
-      - {name: work, emptyDir: {}}
-`,
-	"report": `apiVersion: batch/v1
+// reportManifest is the CronJob of the golden case with upstream workloads
+// (internal/generate/testdata/token-request), as its owners deploy it,
+// before the Component; its CI runner is the example's
+// (examples/ci-runner/deployment.yaml), the same Deployment ci/ci-runner.
+const reportManifest = `apiVersion: batch/v1
 kind: CronJob
 metadata:
   name: report
@@ -59,8 +38,7 @@ spec:
             image: report:1
           - name: upload
             image: upload:1
-`,
-}
+`
 
 // TestKustomizeWorkloadComponents builds, with kustomize's krusty, each
 // upstream workload's generated Component on the workload's own manifest,
@@ -74,7 +52,11 @@ func TestKustomizeWorkloadComponents(t *testing.T) {
 	golden := filepath.Join(root, "internal", "generate", "testdata", "token-request", "golden", "upstream", "hub", "workloads")
 	containers := map[string][]string{"ci-runner": {"ci-runner"}, "report": {"report", "upload"}}
 	audiences := map[string][]string{"ci-runner": nil, "report": {"legacy"}}
-	for name, manifest := range workloadManifests {
+	runner, err := os.ReadFile(filepath.Join(root, "examples", "ci-runner", "deployment.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, manifest := range map[string]string{"ci-runner": string(runner), "report": reportManifest} {
 		t.Run(name, func(t *testing.T) {
 			spec, docs := buildWorkload(t, golden, name, manifest)
 			checkWorkloadPod(t, name, spec, containers[name], audiences[name])

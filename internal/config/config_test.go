@@ -227,14 +227,7 @@ func TestValidate(t *testing.T) {
 				t.Fatal(err)
 			}
 			tt.edit(f)
-			err = f.Complete()
-			if tt.path == "" && tt.msg == "" {
-				if err != nil {
-					t.Fatalf("valid config refused: %v", err)
-				}
-				return
-			}
-			assertFieldError(t, err, tt.path, tt.msg)
+			assertValidation(t, f.Complete(), tt.path, tt.msg)
 		})
 	}
 }
@@ -299,14 +292,7 @@ func TestValidateSet(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			hubB := load(tt.other, "b.yaml")
-			err := ValidateSet([]*Federation{hubA, hubB})
-			if tt.path == "" {
-				if err != nil {
-					t.Fatalf("valid set refused: %v", err)
-				}
-				return
-			}
-			assertFieldError(t, err, tt.path, tt.msg)
+			assertValidation(t, ValidateSet([]*Federation{hubA, hubB}), tt.path, tt.msg)
 		})
 	}
 }
@@ -352,6 +338,19 @@ func fieldErrors(t *testing.T, err error) []FieldError {
 		t.Fatalf("want *config.Errors, got %T: %v", err, err)
 	}
 	return errs.List
+}
+
+// assertValidation checks the outcome of a validation: no error when path
+// is empty, else the error of path saying msg.
+func assertValidation(t *testing.T, err error, path, msg string) {
+	t.Helper()
+	if path == "" {
+		if err != nil {
+			t.Fatalf("valid input refused: %v", err)
+		}
+		return
+	}
+	assertFieldError(t, err, path, msg)
 }
 
 func assertFieldError(t *testing.T, err error, path, msg string) {

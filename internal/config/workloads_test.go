@@ -103,14 +103,7 @@ func TestWorkloadRefusals(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			f := withWorkload(t)
 			tt.edit(f)
-			err := f.Complete()
-			if tt.path == "" {
-				if err != nil {
-					t.Fatalf("valid config refused: %v", err)
-				}
-				return
-			}
-			assertFieldError(t, err, tt.path, tt.msg)
+			assertValidation(t, f.Complete(), tt.path, tt.msg)
 		})
 	}
 }
