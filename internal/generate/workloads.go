@@ -1,6 +1,7 @@
 package generate
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 
@@ -33,7 +34,11 @@ func (t *Tree) workload(parent string, f *config.Federation, w *config.UpstreamW
 	reaches := f.Reaches(w)
 	k := kustomization{typeMeta: typeMeta{APIVersion: "kustomize.config.k8s.io/v1alpha1", Kind: "Component"}}
 
-	if err := t.addYAML(dir+"kubeconfig.yaml", kubeconfigConfigMap(f, w, reaches)); err != nil {
+	cm, err := kubeconfigConfigMap(f, w, reaches)
+	if err != nil {
+		return err
+	}
+	if err := t.addYAML(dir+"kubeconfig.yaml", cm); err != nil {
 		return err
 	}
 	k.Resources = append(k.Resources, "kubeconfig.yaml")
@@ -106,7 +111,7 @@ generate again. See docs/config.md, "Other workloads".`)
 // kubeconfig: one context per downstream it reaches, each running the
 // plugin as the downstream's cluster Secret does (argocd.Exec). Nothing in
 // it is secret.
-func kubeconfigConfigMap(f *config.Federation, w *config.UpstreamWorkload, reaches []*config.Downstream) configMap {
+func kubeconfigConfigMap(f *config.Federation, w *config.UpstreamWorkload, reaches []*config.Downstream) (configMap, error) {
 	kc := kubeconfig{APIVersion: "v1", Kind: "Config"}
 	grants := map[string]config.Grant{}
 	for _, d := range reaches {
@@ -145,10 +150,13 @@ func kubeconfigConfigMap(f *config.Federation, w *config.UpstreamWorkload, reach
 	if len(reaches) == 1 {
 		kc.CurrentContext = reaches[0].Name
 	}
-	y, _ := toYAML(kc) // plain structs of strings always render
+	y, err := toYAML(kc)
+	if err != nil {
+		return configMap{}, fmt.Errorf("render the kubeconfig of workload %s: %w", w.Name, err)
+	}
 	return configMap{
 		typeMeta: typeMeta{APIVersion: "v1", Kind: "ConfigMap"},
 		Metadata: objectMeta{Name: config.KubeconfigConfigMap(w.Name), Namespace: w.Namespace, Labels: config.ObjectLabels(f.Upstream.Name, nil)},
 		Data:     map[string]string{config.KubeconfigKey: string(y)},
-	}
+	}, nil
 }
