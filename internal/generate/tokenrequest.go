@@ -118,11 +118,17 @@ func tokenRequesters(f *config.Federation) []*config.UpstreamWorkload {
 	var out []*config.UpstreamWorkload
 	for i := range f.Upstream.Workloads {
 		w := &f.Upstream.Workloads[i]
-		if slices.ContainsFunc(f.Reaches(w), (*config.Downstream).UsesTokenRequest) {
+		if requestsTokens(f, w) {
 			out = append(out, w)
 		}
 	}
 	return out
+}
+
+// requestsTokens reports whether upstream workload w reaches a
+// token-request downstream.
+func requestsTokens(f *config.Federation, w *config.UpstreamWorkload) bool {
+	return slices.ContainsFunc(f.Reaches(w), (*config.Downstream).UsesTokenRequest)
 }
 
 // tokenRequestObjects are the Roles and RoleBindings that let each ArgoCD

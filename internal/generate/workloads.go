@@ -2,7 +2,6 @@ package generate
 
 import (
 	"fmt"
-	"slices"
 	"strings"
 
 	"github.com/argocd-k8s-federate/argocd-k8s-federate/internal/argocd"
@@ -42,7 +41,7 @@ func (t *Tree) workload(parent string, f *config.Federation, w *config.UpstreamW
 		return err
 	}
 	k.Resources = append(k.Resources, "kubeconfig.yaml")
-	if slices.ContainsFunc(reaches, (*config.Downstream).UsesTokenRequest) {
+	if requestsTokens(f, w) {
 		if err := t.addYAML(dir+plugin.TokenRequestFile, selfTokenRBAC(u.Name, w.Namespace, w.ServiceAccount)...); err != nil {
 			return err
 		}
