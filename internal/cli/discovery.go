@@ -7,12 +7,10 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/argocd-k8s-federate/argocd-k8s-federate/internal/discovery"
 	"github.com/argocd-k8s-federate/argocd-k8s-federate/internal/fileio"
@@ -106,14 +104,10 @@ func (s *liveSource) open() (discovery.Source, error) {
 		}
 		return discovery.HTTPSource{Client: client, BaseURL: s.Issuer}, nil
 	}
-	rules := clientcmd.NewDefaultClientConfigLoadingRules()
-	rules.ExplicitPath = s.Kubeconfig
-	cfg, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{CurrentContext: s.Context}).ClientConfig()
+	cfg, err := loadKubeconfig(s.Kubeconfig, s.Context, "upstream")
 	if err != nil {
-		return nil, fmt.Errorf("load the upstream's kubeconfig: %w (give --kubeconfig and --context, or --issuer to read discovery anonymously)", err)
+		return nil, fmt.Errorf("%w (give --kubeconfig and --context, or --issuer to read discovery anonymously)", err)
 	}
-	cfg.Timeout = 30 * time.Second
-	cfg.WarningHandler = rest.NoWarnings{}
 	client, err := rest.HTTPClientFor(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("client of the upstream API server %s: %w", cfg.Host, err)
