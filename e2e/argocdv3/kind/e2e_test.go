@@ -77,8 +77,9 @@ func TestE2E(t *testing.T) {
 	e.step("LogsThroughArgoCDAPI", e.testLogsThroughArgoCDAPI)
 	e.step("NoDownstreamCredentialInUp", e.testNoDownstreamCredentialInUp)
 	e.step("DiscoveryCheckCronJob", e.testDiscoveryCheckCronJob)
-	// Also onboards a third cluster, with the TokenRequest source, while
-	// it waits for the kubelet.
+	// Also onboards a third cluster, with the TokenRequest source, and
+	// adopts a fourth added as `argocd cluster add` adds one, while it
+	// waits for the kubelet.
 	e.step("TokenRotation", e.testTokenRotation)
 }
 

@@ -112,7 +112,7 @@ func (e *env) preflight() {
 		t.Fatalf("kind: list clusters: %v", err)
 	}
 	for _, name := range existing {
-		if name == upName || name == downName || name == onboardName {
+		if name == upName || name == downName || name == onboardName || name == legacyName {
 			t.Logf("deleting the cluster %q left by an earlier run", name)
 			if err := e.provider.Delete(name, ""); err != nil {
 				t.Fatalf("delete the leftover cluster %s: %v", name, err)
