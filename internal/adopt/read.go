@@ -71,10 +71,17 @@ type document struct {
 
 // add reads the documents of one file.
 func (in *Input) add(data []byte, source string) error {
-	for i, doc := range splitDocuments(data) {
-		js, err := yaml.YAMLToJSON(doc)
-		if err != nil {
-			return fmt.Errorf("%s: document %d is not YAML or JSON: %w", source, i+1, err)
+	docs := [][]byte{data}
+	if t := bytes.TrimSpace(data); len(t) == 0 || t[0] != '{' || !json.Valid(t) {
+		docs = splitDocuments(data) // YAML
+	}
+	for i, doc := range docs {
+		js := bytes.TrimSpace(doc)
+		if len(js) == 0 || js[0] != '{' {
+			var err error
+			if js, err = yaml.YAMLToJSON(doc); err != nil {
+				return fmt.Errorf("%s: document %d is not YAML or JSON: %w", source, i+1, err)
+			}
 		}
 		if len(bytes.TrimSpace(js)) == 0 || string(bytes.TrimSpace(js)) == "null" {
 			continue
