@@ -5,7 +5,7 @@
 #                exec on a real API server; the generator at scale; audit and import of 1,000 Secrets
 #   make lint    go vet and staticcheck
 #   make fuzz    every fuzz target for FUZZTIME (default 60s) each
-#   make e2e     two kind clusters, ArgoCD in one deploying into the other (installs and starts Docker)
+#   make e2e     kind clusters, ArgoCD in one deploying into the others, one adopted (installs and starts Docker)
 SHELL := bash
 .SHELLFLAGS := -euo pipefail -c
 .DEFAULT_GOAL := build

@@ -11,7 +11,8 @@ set -euo pipefail
 . "$(dirname "$0")/lib-debian.sh"
 
 USAGE="usage: $(basename "$0") [-h]
-Runs the end-to-end test on two kind clusters (up, down): Docker (installed
+Runs the end-to-end test on kind clusters (up, down, onboard, legacy, one at a
+time added): Docker (installed
 and started when needed, as root), the kind node image, the ArgoCD images,
 the plugin image argocd-k8s-federate-plugin:e2e, the CLI image
 argocd-k8s-federate:e2e, then
