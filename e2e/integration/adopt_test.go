@@ -191,7 +191,7 @@ func runCLI(t *testing.T, code int, args ...string) string {
 }
 
 // generatedSecret is a generated Secret file as the API server stores it
-// (stringData turned into data).
+// (stringData turned into data) and ArgoCD reads it.
 func generatedSecret(t *testing.T, path string) *corev1.Secret {
 	t.Helper()
 	data, err := os.ReadFile(path)

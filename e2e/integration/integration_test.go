@@ -121,17 +121,7 @@ func (e *env) restConfig(t *testing.T, hub string) *rest.Config {
 // restConfigFrom is restConfig for the tree generated into out.
 func restConfigFrom(t *testing.T, out, hub string) *rest.Config {
 	t.Helper()
-	data, err := os.ReadFile(filepath.Join(out, "upstream", hub, "cluster-down.yaml"))
-	must(t, err)
-	var s corev1.Secret
-	must(t, yaml.UnmarshalStrict(data, &s))
-	// The API server turns stringData into data; ArgoCD reads data.
-	s.Data = map[string][]byte{}
-	for k, v := range s.StringData {
-		s.Data[k] = []byte(v)
-	}
-	s.StringData = nil
-	cluster, err := db.SecretToCluster(&s)
+	cluster, err := db.SecretToCluster(generatedSecret(t, filepath.Join(out, "upstream", hub, "cluster-down.yaml")))
 	must(t, err)
 	cfg, err := cluster.RawRestConfig()
 	must(t, err)

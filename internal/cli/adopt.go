@@ -9,7 +9,6 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
-	"k8s.io/client-go/rest"
 
 	"github.com/argocd-k8s-federate/argocd-k8s-federate/internal/adopt"
 	"github.com/argocd-k8s-federate/argocd-k8s-federate/internal/fileio"
@@ -46,19 +45,11 @@ func (s *hubSource) read(ctx context.Context, streams IOStreams) (*adopt.Input, 
 	if !s.live {
 		return adopt.Read(s.Filenames, streams.In)
 	}
-	cfg, err := loadKubeconfig(s.Kubeconfig, s.Context, "hub")
+	client, base, err := openKubeconfig(s.Kubeconfig, s.Context, "hub")
 	if err != nil {
 		return nil, fmt.Errorf("%w (give --kubeconfig and --context of the hub, or -f FILE)", err)
 	}
-	client, err := rest.HTTPClientFor(cfg)
-	if err != nil {
-		return nil, fmt.Errorf("client of the hub's API server %s: %w", cfg.Host, err)
-	}
-	base, _, err := rest.DefaultServerUrlFor(cfg)
-	if err != nil {
-		return nil, fmt.Errorf("the kubeconfig's server %q: %w", cfg.Host, err)
-	}
-	return adopt.ReadLive(ctx, adopt.Live{Client: client, Server: base.String(), Namespace: s.Namespace})
+	return adopt.ReadLive(ctx, adopt.Live{Client: client, Server: base, Namespace: s.Namespace})
 }
 
 // AuditOptions are the inputs of audit.

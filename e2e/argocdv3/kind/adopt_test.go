@@ -109,7 +109,7 @@ func (e *env) testAdoptLegacyCluster(t *testing.T) {
 	}
 	original := e.legacySecret(t)
 	t.Logf("up: ArgoCD stored cluster %s in Secret %s (keys %v)", legacyName, original.Name, keysOf(original.Data))
-	e.createApp(t, legacyApp, legacyServer)
+	e.createApp(t, legacyApp, legacyServer, allowedNS)
 	e.waitSyncedHealthy(t, legacyApp, 5*time.Minute)
 	t.Logf("Application %s Synced and Healthy through argocd-manager's token", legacyApp)
 
@@ -267,48 +267,6 @@ func (e *env) runCLI(t *testing.T, args ...string) (string, int) {
 		t.Fatalf("%s %v: %v", e.cli, args, err)
 	}
 	return stdout.String() + stderr.String(), code
-}
-
-// createApp creates an Application of the test's source into allowedNS of
-// server, syncing automatically.
-func (e *env) createApp(t *testing.T, name, server string) {
-	t.Helper()
-	ctx, cancel := e.ctx(time.Minute)
-	defer cancel()
-	app := &argoappv1.Application{
-		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: argocdNS},
-		Spec: argoappv1.ApplicationSpec{
-			Project: "default",
-			Source: &argoappv1.ApplicationSource{
-				RepoURL: "git://git." + gitNS + ".svc.cluster.local/apps.git", Path: "app", TargetRevision: "HEAD",
-			},
-			Destination: argoappv1.ApplicationDestination{Server: server, Namespace: allowedNS},
-			SyncPolicy:  &argoappv1.SyncPolicy{Automated: &argoappv1.SyncPolicyAutomated{Prune: true, SelfHeal: true}},
-		},
-	}
-	if _, err := e.argocd.ArgoprojV1alpha1().Applications(argocdNS).Create(ctx, app, metav1.CreateOptions{}); err != nil {
-		t.Fatalf("up: create Application %s: %v", name, err)
-	}
-}
-
-// waitSyncedHealthy waits until the Application is Synced and Healthy.
-func (e *env) waitSyncedHealthy(t *testing.T, name string, timeout time.Duration) {
-	t.Helper()
-	ctx, cancel := e.ctx(timeout)
-	defer cancel()
-	var last *argoappv1.Application
-	err := poll(ctx, time.Second, func() (bool, error) {
-		a, err := e.argocd.ArgoprojV1alpha1().Applications(argocdNS).Get(ctx, name, metav1.GetOptions{})
-		if err != nil {
-			return false, nil
-		}
-		last = a
-		return a.Status.Sync.Status == argoappv1.SyncStatusCodeSynced && string(a.Status.Health.Status) == "Healthy", nil
-	})
-	if err != nil {
-		t.Fatalf("Application %s is not Synced and Healthy after %v: %s\n%s", name, timeout, appSummary(last),
-			e.kubectlAllowFail(e.up, "-n", argocdNS, "logs", "argocd-application-controller-0", "--tail", "30"))
-	}
 }
 
 // hardRefresh asks ArgoCD to read the Application's resources again and

@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	argoappv1 "github.com/argoproj/argo-cd/v3/pkg/apis/application/v1alpha1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
@@ -88,35 +87,8 @@ func (e *env) testOnboardWithoutRestart(t *testing.T) {
 	if after := e.workloadGenerations(t); after != generations {
 		t.Errorf("onboarding changed the pod templates of ArgoCD's workloads: generations %v before, %v after", generations, after)
 	}
-	app := &argoappv1.Application{
-		ObjectMeta: metav1.ObjectMeta{Name: onboardApp, Namespace: argocdNS},
-		Spec: argoappv1.ApplicationSpec{
-			Project: "default",
-			Source: &argoappv1.ApplicationSource{
-				RepoURL: "git://git." + gitNS + ".svc.cluster.local/apps.git", Path: "app", TargetRevision: "HEAD",
-			},
-			Destination: argoappv1.ApplicationDestination{Server: onboardServer, Namespace: allowedNS},
-			SyncPolicy:  &argoappv1.SyncPolicy{Automated: &argoappv1.SyncPolicyAutomated{Prune: true, SelfHeal: true}},
-		},
-	}
-	if _, err := e.argocd.ArgoprojV1alpha1().Applications(argocdNS).Create(ctx, app, metav1.CreateOptions{}); err != nil {
-		t.Fatalf("up: create Application %s: %v", onboardApp, err)
-	}
-	syncCtx, cancelSync := e.ctx(5 * time.Minute)
-	defer cancelSync()
-	var last *argoappv1.Application
-	err = poll(syncCtx, time.Second, func() (bool, error) {
-		a, err := e.argocd.ArgoprojV1alpha1().Applications(argocdNS).Get(syncCtx, onboardApp, metav1.GetOptions{})
-		if err != nil {
-			return false, nil
-		}
-		last = a
-		return a.Status.Sync.Status == argoappv1.SyncStatusCodeSynced && string(a.Status.Health.Status) == "Healthy", nil
-	})
-	if err != nil {
-		t.Fatalf("Application %s on the onboarded cluster is not Synced and Healthy after 5 minutes: %s\n%s", onboardApp, appSummary(last),
-			e.kubectlAllowFail(e.up, "-n", argocdNS, "logs", "argocd-application-controller-0", "--tail", "30"))
-	}
+	e.createApp(t, onboardApp, onboardServer, allowedNS)
+	e.waitSyncedHealthy(t, onboardApp, 5*time.Minute)
 	t.Logf("onboarding latency: %v from kubectl apply of the upstream tree to Application %s Synced and Healthy",
 		time.Since(applied).Round(100*time.Millisecond), onboardApp)
 
