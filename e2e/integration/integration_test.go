@@ -472,7 +472,22 @@ func adminClient(t *testing.T, a *testenv.APIServer) *kubernetes.Clientset {
 
 var (
 	cliPath, pluginPath string
+	// binDir holds the binaries for the whole run: a test's TempDir would
+	// go with the test that built them first.
+	binDir string
 )
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "argocd-k8s-federate-integration-bin-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	binDir = dir
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
 
 // cli and plugin build the project's binaries once per test run.
 func cli(t *testing.T) string {
@@ -496,7 +511,7 @@ func build(t *testing.T, pkg string) string {
 	t.Helper()
 	root, err := testenv.RepoRoot()
 	must(t, err)
-	out := filepath.Join(t.TempDir(), filepath.Base(pkg))
+	out := filepath.Join(binDir, filepath.Base(pkg))
 	cmd := exec.Command("go", "build", "-trimpath", "-o", out, pkg)
 	cmd.Dir = root
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
