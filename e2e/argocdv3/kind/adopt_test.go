@@ -114,9 +114,9 @@ func (e *env) testAdoptLegacyCluster(t *testing.T) {
 	t.Logf("Application %s Synced and Healthy through argocd-manager's token", legacyApp)
 
 	// audit: the static credential is found.
-	out, code := e.runCLI(t, "audit", "--kubeconfig", e.up.kubeconfig, "-o", "json")
+	out, errOut, code := e.runCLI(t, "audit", "--kubeconfig", e.up.kubeconfig, "-o", "json")
 	if code != 1 {
-		t.Fatalf("audit of up exits %d with a static credential in it, want 1:\n%s", code, out)
+		t.Fatalf("audit of up exits %d with a static credential in it, want 1:\n%s%s", code, out, errOut)
 	}
 	var report adopt.Report
 	if err := json.Unmarshal([]byte(out), &report); err != nil {
@@ -131,15 +131,17 @@ func (e *env) testAdoptLegacyCluster(t *testing.T) {
 	if found == nil || found.Kind != adopt.KindBearerToken || !found.Static || !found.NeverExpires || found.Identity != "system:serviceaccount:kube-system:argocd-manager" {
 		t.Fatalf("audit's finding for %s: %+v", legacyServer, found)
 	}
-	if strings.Contains(out, token) {
+	if strings.Contains(out+errOut, token) {
 		t.Fatal("audit printed argocd-manager's token")
 	}
 	t.Logf("audit (exit 1): %s %s: %s", found.Secret, found.Kind, found.Detail)
 
 	// import, then the review.
 	imported := filepath.Join(e.work, "federation", "imported.yaml")
-	if out, code := e.runCLI(t, "import", "--kubeconfig", e.up.kubeconfig, "--hub", upName, "--issuer", upIssuer, "--issuer-ca-file", "up-ca.crt", "-o", imported); code != 0 {
-		t.Fatalf("import exits %d:\n%s", code, out)
+	if _, errOut, code := e.runCLI(t, "import", "--kubeconfig", e.up.kubeconfig, "--hub", upName, "--issuer", upIssuer, "--issuer-ca-file", "up-ca.crt", "-o", imported); code != 0 || strings.Contains(errOut, token) {
+		t.Fatalf("import exits %d:\n%s", code, errOut)
+	} else {
+		t.Logf("import: %s", strings.TrimSpace(errOut))
 	}
 	data, err := os.ReadFile(imported)
 	if err != nil {
@@ -212,8 +214,8 @@ func (e *env) testAdoptLegacyCluster(t *testing.T) {
 	t.Logf("%s: argocd-manager deleted; its token is refused (401)", legacyName)
 	e.selfHeal(t, legacy, legacyApp)
 
-	if out, code := e.runCLI(t, "audit", "--kubeconfig", e.up.kubeconfig); code != 0 {
-		t.Fatalf("audit after the adoption exits %d, want 0:\n%s", code, out)
+	if out, errOut, code := e.runCLI(t, "audit", "--kubeconfig", e.up.kubeconfig); code != 0 {
+		t.Fatalf("audit after the adoption exits %d, want 0:\n%s%s", code, out, errOut)
 	} else {
 		t.Logf("audit after the adoption (exit 0):\n%s", out)
 	}
@@ -251,22 +253,21 @@ func keysOf(m map[string][]byte) []string {
 	return k
 }
 
-// runCLI runs the CLI built from this checkout; it returns stdout and
-// stderr together, and the exit code.
-func (e *env) runCLI(t *testing.T, args ...string) (string, int) {
+// runCLI runs the CLI built from this checkout in the federation
+// directory; it returns stdout, stderr and the exit code.
+func (e *env) runCLI(t *testing.T, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
 	cmd := exec.Command(e.cli, args...)
 	cmd.Dir = filepath.Join(e.work, "federation")
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
 	err := cmd.Run()
-	code := 0
 	if ee, ok := err.(*exec.ExitError); ok {
 		code = ee.ExitCode()
 	} else if err != nil {
 		t.Fatalf("%s %v: %v", e.cli, args, err)
 	}
-	return stdout.String() + stderr.String(), code
+	return out.String(), errOut.String(), code
 }
 
 // hardRefresh asks ArgoCD to read the Application's resources again and
