@@ -40,11 +40,7 @@ func TestIntegrationAdopt(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 
-	ca, err := testenv.NewCA("down-ca")
-	must(t, err)
-	cert, key, err := ca.Issue("kubernetes-admin", []string{"kubeadm:cluster-admins"}, nil, nil)
-	must(t, err)
-	fx := adopttest.Hub(adopttest.Material{CAPEM: ca.CertPEM, ClientCertPEM: cert, ClientKeyPEM: key, Now: time.Now()})
+	fx := adopttest.Hub(adopttest.NewMaterial(t))
 	want := map[string]adopttest.Fixture{}
 	for _, f := range fx {
 		s := f.Secret

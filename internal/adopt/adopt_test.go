@@ -13,24 +13,11 @@ import (
 	"github.com/argocd-k8s-federate/argocd-k8s-federate/internal/adopt"
 	"github.com/argocd-k8s-federate/argocd-k8s-federate/internal/adopt/adopttest"
 	"github.com/argocd-k8s-federate/argocd-k8s-federate/internal/config"
-	"github.com/argocd-k8s-federate/argocd-k8s-federate/internal/testenv"
 )
 
 var now = time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
 
-// material is a CA and an admin client certificate of it, made once.
-func material(t testing.TB) adopttest.Material {
-	t.Helper()
-	ca, err := testenv.NewCA("down-ca")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, key, err := ca.Issue("kubernetes-admin", []string{"kubeadm:cluster-admins"}, nil, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return adopttest.Material{CAPEM: ca.CertPEM, ClientCertPEM: cert, ClientKeyPEM: key, Now: time.Now()}
-}
+func material(t testing.TB) adopttest.Material { return adopttest.NewMaterial(t) }
 
 func readFixtures(t testing.TB, fx []adopttest.Fixture) *adopt.Input {
 	t.Helper()
@@ -50,7 +37,7 @@ func byName(fx []adopttest.Fixture) map[string]adopttest.Fixture {
 }
 
 func TestAuditKinds(t *testing.T) {
-	fx := adopttest.Hub(material(t))
+	fx := adopttest.Hub(adopttest.NewMaterial(t))
 	in := readFixtures(t, fx)
 	if len(in.Secrets) != len(fx) {
 		t.Fatalf("read %d Secrets, want %d", len(in.Secrets), len(fx))
@@ -119,7 +106,7 @@ func TestAuditKinds(t *testing.T) {
 // No secret value in the report (text, JSON), the import, the errors, or
 // the parsed Secrets printed with any verb.
 func TestNoSecretValuePrinted(t *testing.T) {
-	fx := adopttest.Hub(material(t))
+	fx := adopttest.Hub(adopttest.NewMaterial(t))
 	in := readFixtures(t, fx)
 	var out bytes.Buffer
 	r := adopt.Audit(in, now)
@@ -136,7 +123,7 @@ func TestNoSecretValuePrinted(t *testing.T) {
 		out.Write(js)
 	}
 	dir := t.TempDir()
-	writeFile(t, filepath.Join(dir, "hub-ca.crt"), material(t).CAPEM)
+	writeFile(t, filepath.Join(dir, "hub-ca.crt"), adopttest.NewMaterial(t).CAPEM)
 	res, err := adopt.Import(in, hub(), filepath.Join(dir, "federation.yaml"), now)
 	if err != nil {
 		t.Fatal(err)
@@ -185,7 +172,7 @@ func writeFile(t testing.TB, path string, data []byte) {
 }
 
 func TestImport(t *testing.T) {
-	m := material(t)
+	m := adopttest.NewMaterial(t)
 	fx := adopttest.Hub(m)
 	in := readFixtures(t, fx)
 	dir := t.TempDir()
@@ -260,7 +247,7 @@ func TestImport(t *testing.T) {
 
 // Nothing to import, and a hub setting generate refuses: an error, no config.
 func TestImportRefusesAll(t *testing.T) {
-	fx := adopttest.Hub(material(t))
+	fx := adopttest.Hub(adopttest.NewMaterial(t))
 	var only []adopttest.Fixture
 	for _, f := range fx {
 		if f.Refused != "" && f.Refused != "second Secret" {
@@ -273,7 +260,7 @@ func TestImportRefusesAll(t *testing.T) {
 	h := hub()
 	h.Issuer = "http://hub.example.com"
 	dir := t.TempDir()
-	writeFile(t, filepath.Join(dir, "hub-ca.crt"), material(t).CAPEM)
+	writeFile(t, filepath.Join(dir, "hub-ca.crt"), adopttest.NewMaterial(t).CAPEM)
 	if _, err := adopt.Import(readFixtures(t, fx), h, filepath.Join(dir, "f.yaml"), now); err == nil || !strings.Contains(err.Error(), "upstream.issuer") {
 		t.Errorf("err = %v", err)
 	}
@@ -281,7 +268,7 @@ func TestImportRefusesAll(t *testing.T) {
 
 // Files: YAML documents, Lists, SecretLists, JSON; other objects skipped.
 func TestRead(t *testing.T) {
-	fx := adopttest.Hub(material(t))[:3]
+	fx := adopttest.Hub(adopttest.NewMaterial(t))[:3]
 	list := adopttest.YAML(fx)
 	secretList := strings.Replace(list, "kind: List", "kind: SecretList", 1)
 	// The same as single documents.

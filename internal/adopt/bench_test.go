@@ -17,7 +17,7 @@ import (
 // each with its own name and server, as kubectl get -o yaml writes them.
 func benchSecrets(b *testing.B, n int) (yamlFile, jsonFile, caFile string) {
 	b.Helper()
-	m := material(b)
+	m := adopttest.NewMaterial(b)
 	kinds := adopttest.Hub(m)
 	fx := make([]adopttest.Fixture, 0, n)
 	for i := range n {

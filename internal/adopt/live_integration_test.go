@@ -55,7 +55,7 @@ func TestIntegrationReadLive(t *testing.T) {
 	if err := api.CreateServiceAccount(ctx, "argocd", "reader"); err != nil {
 		t.Fatal(err)
 	}
-	fx := adopttest.Hub(material(t))[:7]
+	fx := adopttest.Hub(adopttest.NewMaterial(t))[:7]
 	for _, f := range fx {
 		if _, err := api.Do(ctx, http.MethodPost, "/api/v1/namespaces/argocd/secrets", f.Secret); err != nil {
 			t.Fatal(err)

@@ -6,26 +6,17 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/argocd-k8s-federate/argocd-k8s-federate/internal/adopt/adopttest"
 	"github.com/argocd-k8s-federate/argocd-k8s-federate/internal/config"
-	"github.com/argocd-k8s-federate/argocd-k8s-federate/internal/testenv"
 )
 
 func adoptFixtures(t *testing.T) (dir string, fx []adopttest.Fixture) {
 	t.Helper()
-	ca, err := testenv.NewCA("down-ca")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, key, err := ca.Issue("admin", []string{"system:masters"}, nil, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	fx = adopttest.Hub(adopttest.Material{CAPEM: ca.CertPEM, ClientCertPEM: cert, ClientKeyPEM: key, Now: time.Now()})
+	m := adopttest.NewMaterial(t)
+	fx = adopttest.Hub(m)
 	dir = t.TempDir()
-	for name, data := range map[string]string{"secrets.yaml": adopttest.YAML(fx), "hub-ca.crt": string(ca.CertPEM)} {
+	for name, data := range map[string]string{"secrets.yaml": adopttest.YAML(fx), "hub-ca.crt": string(m.CAPEM)} {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(data), 0o600); err != nil {
 			t.Fatal(err)
 		}

@@ -71,22 +71,7 @@ func legacyDownstream(tls, secretName string) string {
 // controller still self-heals there, and audit exits 0. It runs while the
 // rotation step waits for the kubelet.
 func (e *env) testAdoptLegacyCluster(t *testing.T) {
-	// legacy's API server trusts up from the start (kind sets its flags at
-	// creation): the AuthenticationConfiguration depends only on the
-	// upstream and legacy's audience.
-	pass1 := filepath.Join(e.work, "out-legacy-pass1")
-	e.writeFederation("federation-legacy-pass1.yaml", "caFile: down-ca.crt", onboardDownstream("caFile: "+onboardName+"-ca.crt"), legacyDownstream("useSystemRoots: true", ""))
-	e.generate("federation-legacy-pass1.yaml", pass1)
-	authn, err := os.ReadFile(filepath.Join(pass1, "downstream", legacyName, "apiserver", "authentication-config.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	nodeDir := filepath.Join(e.work, legacyName+"-node")
-	e.writeFile(filepath.Join(nodeDir, "authentication-config.yaml"), authn)
-	start := time.Now()
-	legacy := e.createDownstream(legacyName, nodeDir)
-	e.loadInto(legacyName, e.workloadImage)
-	t.Logf("cluster %s created and loaded in %v", legacyName, time.Since(start).Round(time.Second))
+	legacy, authn := e.createTrustingDownstream(t, legacyName, onboardDownstream("caFile: "+onboardName+"-ca.crt"), legacyDownstream("useSystemRoots: true", ""))
 
 	ctx, cancel := e.ctx(10 * time.Minute)
 	defer cancel()

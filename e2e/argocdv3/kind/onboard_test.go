@@ -35,6 +35,30 @@ func onboardDownstream(tls string) string {
 `, onboardName, onboardServer, tls, allowedNS)
 }
 
+// createTrustingDownstream creates a downstream cluster name whose API
+// server trusts up from the start (kind sets its flags at creation): a
+// first generate, with the federation's downstreams plus entry (its CA not
+// known yet), gives its AuthenticationConfiguration, which depends only on
+// the upstream and the downstream's audience. The workload image is loaded
+// into it. It returns the cluster and the AuthenticationConfiguration.
+func (e *env) createTrustingDownstream(t *testing.T, name string, entries ...string) (kindCluster, []byte) {
+	t.Helper()
+	pass1 := filepath.Join(e.work, "out-"+name+"-pass1")
+	e.writeFederation("federation-"+name+"-pass1.yaml", "caFile: down-ca.crt", entries...)
+	e.generate("federation-"+name+"-pass1.yaml", pass1)
+	authn, err := os.ReadFile(filepath.Join(pass1, "downstream", name, "apiserver", "authentication-config.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	nodeDir := filepath.Join(e.work, name+"-node")
+	e.writeFile(filepath.Join(nodeDir, "authentication-config.yaml"), authn)
+	start := time.Now()
+	c := e.createDownstream(name, nodeDir)
+	e.loadInto(name, e.workloadImage)
+	t.Logf("cluster %s created and loaded in %v", name, time.Since(start).Round(time.Second))
+	return c, authn
+}
+
 // podState is what a restart or a new pod changes.
 type podState struct {
 	uid      string
@@ -52,19 +76,7 @@ type podState struct {
 func (e *env) testOnboardWithoutRestart(t *testing.T) {
 	// The new cluster, created as the first downstream was: its API server
 	// needs the generated AuthenticationConfiguration from the start.
-	pass1 := filepath.Join(e.work, "out-onboard-pass1")
-	e.writeFederation("federation-onboard-pass1.yaml", "caFile: down-ca.crt", onboardDownstream("useSystemRoots: true"))
-	e.generate("federation-onboard-pass1.yaml", pass1)
-	authn, err := os.ReadFile(filepath.Join(pass1, "downstream", onboardName, "apiserver", "authentication-config.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	nodeDir := filepath.Join(e.work, onboardName+"-node")
-	e.writeFile(filepath.Join(nodeDir, "authentication-config.yaml"), authn)
-	start := time.Now()
-	onboard := e.createDownstream(onboardName, nodeDir)
-	e.loadInto(onboardName, e.workloadImage)
-	t.Logf("cluster %s created and loaded in %v", onboardName, time.Since(start).Round(time.Second))
+	onboard, _ := e.createTrustingDownstream(t, onboardName, onboardDownstream("useSystemRoots: true"))
 
 	before := e.argoPods(t)
 

@@ -10,10 +10,12 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"testing"
 	"time"
 
 	"github.com/argocd-k8s-federate/argocd-k8s-federate/internal/argocd"
 	"github.com/argocd-k8s-federate/argocd-k8s-federate/internal/plugin"
+	"github.com/argocd-k8s-federate/argocd-k8s-federate/internal/testenv"
 )
 
 // Fixture is one cluster Secret and what the audit and import must say.
@@ -34,6 +36,21 @@ type Material struct {
 	CAPEM, ClientCertPEM, ClientKeyPEM []byte
 	// Now dates the tokens.
 	Now time.Time
+}
+
+// NewMaterial is a fresh CA and an admin client certificate of it
+// (kubernetes-admin, group kubeadm:cluster-admins, as kubeadm makes it).
+func NewMaterial(tb testing.TB) Material {
+	tb.Helper()
+	ca, err := testenv.NewCA("down-ca")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	cert, key, err := ca.Issue("kubernetes-admin", []string{"kubeadm:cluster-admins"}, nil, nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return Material{CAPEM: ca.CertPEM, ClientCertPEM: cert, ClientKeyPEM: key, Now: time.Now()}
 }
 
 // JWT is an unsigned token with claims (the audit does not verify).
