@@ -17,7 +17,6 @@ import (
 
 var now = time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
 
-
 func readFixtures(t testing.TB, fx []adopttest.Fixture) *adopt.Input {
 	t.Helper()
 	in, err := adopt.Read([]string{"-"}, strings.NewReader(adopttest.YAML(fx)))
