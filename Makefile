@@ -2,10 +2,10 @@
 #   make demo    generate the example's tree and build both sides with kustomize
 #   make test    every test: unit, golden, oracles, integration on real API servers, manifests drift
 #   make bench   the plugin's start-up against the shell script and the floor, token-request's
-#                exec on a real API server; the generator at scale
+#                exec on a real API server; the generator at scale; audit and import of 1,000 Secrets
 #   make lint    go vet and staticcheck
 #   make fuzz    every fuzz target for FUZZTIME (default 60s) each
-#   make e2e     two kind clusters, ArgoCD in one deploying into the other (installs and starts Docker)
+#   make e2e     kind clusters, ArgoCD in one deploying into the others, one adopted (installs and starts Docker)
 SHELL := bash
 .SHELLFLAGS := -euo pipefail -c
 .DEFAULT_GOAL := build
@@ -68,11 +68,11 @@ check-manifests: bin/argocd-k8s-federate ## fail when manifests/ is not what exa
 	bin/argocd-k8s-federate generate -f examples/federation.yaml -o manifests --check
 
 .PHONY: bench
-bench: bin/argocd-k8s-federate-plugin ## benchmarks: plugin start-up, token-request on a real API server, generator at 1,000 downstreams
+bench: bin/argocd-k8s-federate-plugin ## benchmarks: plugin start-up, token-request on a real API server, generator at 1,000 downstreams, audit and import of 1,000 cluster Secrets
 	scripts/build-kubernetes.sh kube-apiserver >/dev/null
 	scripts/build-etcd.sh >/dev/null
 	$(GO) run ./hack/bench -plugin bin/argocd-k8s-federate-plugin
-	$(GO) test -run '^$$' -bench . -benchtime 3x ./internal/generate
+	$(GO) test -run '^$$' -bench . -benchtime 3x -benchmem ./internal/generate ./internal/adopt
 
 # Fuzzing: every Fuzz target of the module, FUZZTIME each; findings are
 # written to the package's testdata/fuzz and fail the run.

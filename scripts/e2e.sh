@@ -11,8 +11,8 @@ set -euo pipefail
 . "$(dirname "$0")/lib-debian.sh"
 
 USAGE="usage: $(basename "$0") [-h]
-Runs the end-to-end test on two kind clusters (up, down): Docker (installed
-and started when needed, as root), the kind node image, the ArgoCD images,
+Runs the end-to-end test on kind clusters (up and down; onboard and legacy
+join while it runs): Docker (installed and started when needed, as root), the kind node image, the ArgoCD images,
 the plugin image argocd-k8s-federate-plugin:e2e, the CLI image
 argocd-k8s-federate:e2e, the workload image with the pinned kubectl, then
   cd e2e/argocdv3 && go test -tags e2e -run TestE2E -count=1 -timeout 60m -v ./kind/

@@ -121,17 +121,7 @@ func (e *env) restConfig(t *testing.T, hub string) *rest.Config {
 // restConfigFrom is restConfig for the tree generated into out.
 func restConfigFrom(t *testing.T, out, hub string) *rest.Config {
 	t.Helper()
-	data, err := os.ReadFile(filepath.Join(out, "upstream", hub, "cluster-down.yaml"))
-	must(t, err)
-	var s corev1.Secret
-	must(t, yaml.UnmarshalStrict(data, &s))
-	// The API server turns stringData into data; ArgoCD reads data.
-	s.Data = map[string][]byte{}
-	for k, v := range s.StringData {
-		s.Data[k] = []byte(v)
-	}
-	s.StringData = nil
-	cluster, err := db.SecretToCluster(&s)
+	cluster, err := db.SecretToCluster(generatedSecret(t, filepath.Join(out, "upstream", hub, "cluster-down.yaml")))
 	must(t, err)
 	cfg, err := cluster.RawRestConfig()
 	must(t, err)
@@ -482,7 +472,22 @@ func adminClient(t *testing.T, a *testenv.APIServer) *kubernetes.Clientset {
 
 var (
 	cliPath, pluginPath string
+	// binDir holds the binaries for the whole run: a test's TempDir would
+	// go with the test that built them first.
+	binDir string
 )
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "argocd-k8s-federate-integration-bin-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	binDir = dir
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
 
 // cli and plugin build the project's binaries once per test run.
 func cli(t *testing.T) string {
@@ -506,7 +511,7 @@ func build(t *testing.T, pkg string) string {
 	t.Helper()
 	root, err := testenv.RepoRoot()
 	must(t, err)
-	out := filepath.Join(t.TempDir(), filepath.Base(pkg))
+	out := filepath.Join(binDir, filepath.Base(pkg))
 	cmd := exec.Command("go", "build", "-trimpath", "-o", out, pkg)
 	cmd.Dir = root
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")

@@ -48,8 +48,27 @@ type ClusterSecret struct {
 	// CAData verifies the downstream's certificate (tlsClientConfig.caData).
 	CAData   []byte
 	Insecure bool
+	// ServerName is tlsClientConfig.serverName: the name the downstream's
+	// certificate is checked against instead of the server URL's host.
+	ServerName string
+	// ProxyURL is the config's proxyUrl: ArgoCD connects through it.
+	ProxyURL string
+	// AWSAuth is the config's awsAuthConfig: ArgoCD runs argocd-k8s-auth
+	// aws for a token (it holds no secret).
+	AWSAuth *AWSAuthConfig
 	// HasBearerToken: the config holds a bearer token (never written here).
 	HasBearerToken bool
+	// Stored is the credential the config keeps (token, client certificate
+	// and key, basic auth, exec environment): read by Parse, never written
+	// by Object, never printed.
+	Stored StoredCredential
+}
+
+// AWSAuthConfig is the config's awsAuthConfig (v1alpha1.AWSAuthConfig).
+type AWSAuthConfig struct {
+	ClusterName string `json:"clusterName,omitempty"`
+	RoleARN     string `json:"roleARN,omitempty"`
+	Profile     string `json:"profile,omitempty"`
 }
 
 // ExecProviderConfig is the config's execProviderConfig
@@ -67,11 +86,29 @@ type clusterConfig struct {
 	BearerToken        string              `json:"bearerToken,omitempty"`
 	ExecProviderConfig *ExecProviderConfig `json:"execProviderConfig,omitempty"`
 	TLSClientConfig    tlsClientConfig     `json:"tlsClientConfig"`
+	ProxyURL           string              `json:"proxyUrl,omitempty"`
+	AWSAuthConfig      *AWSAuthConfig      `json:"awsAuthConfig,omitempty"`
 }
 
 type tlsClientConfig struct {
-	Insecure bool   `json:"insecure"`
-	CAData   []byte `json:"caData,omitempty"`
+	Insecure   bool   `json:"insecure"`
+	ServerName string `json:"serverName,omitempty"`
+	CAData     []byte `json:"caData,omitempty"`
+}
+
+// storedConfig is what a config may keep of a credential: parsed apart
+// from clusterConfig so that nothing rendered can carry it.
+type storedConfig struct {
+	BearerToken     string `json:"bearerToken"`
+	Username        string `json:"username"`
+	Password        string `json:"password"`
+	TLSClientConfig struct {
+		CertData []byte `json:"certData"`
+		KeyData  []byte `json:"keyData"`
+	} `json:"tlsClientConfig"`
+	ExecProviderConfig *struct {
+		Env map[string]string `json:"env"`
+	} `json:"execProviderConfig"`
 }
 
 // For is the cluster Secret of downstream d as federation f yields it: where
@@ -86,7 +123,7 @@ func For(f *config.Federation, d *config.Downstream) *ClusterSecret {
 		Namespace:   u.ArgoCD.Namespace,
 		Labels:      l,
 		Annotations: d.ArgoCD.Annotations,
-		ClusterName: d.Name,
+		ClusterName: d.ArgoCDName(),
 		Server:      d.Server,
 		Project:     d.ArgoCD.Project,
 		Exec:        Exec(f, d),
@@ -173,7 +210,12 @@ func (s *ClusterSecret) PluginCommand() string {
 
 // config is the Secret's "config" key: how ArgoCD connects.
 func (s *ClusterSecret) config() clusterConfig {
-	return clusterConfig{ExecProviderConfig: s.Exec, TLSClientConfig: tlsClientConfig{Insecure: s.Insecure, CAData: s.CAData}}
+	return clusterConfig{
+		ExecProviderConfig: s.Exec,
+		TLSClientConfig:    tlsClientConfig{Insecure: s.Insecure, ServerName: s.ServerName, CAData: s.CAData},
+		ProxyURL:           s.ProxyURL,
+		AWSAuthConfig:      s.AWSAuth,
+	}
 }
 
 // secret is the Secret object, as rendered.
@@ -218,20 +260,24 @@ func (s *ClusterSecret) Object() (any, error) {
 	}, nil
 }
 
+// SecretObject is a Secret as YAML or JSON holds it: base64 data (the API
+// server's view) and stringData (a file to apply).
+type SecretObject struct {
+	Kind     string `json:"kind"`
+	Metadata struct {
+		Name        string            `json:"name"`
+		Namespace   string            `json:"namespace"`
+		Labels      map[string]string `json:"labels"`
+		Annotations map[string]string `json:"annotations"`
+	} `json:"metadata"`
+	Data       map[string][]byte `json:"data"`
+	StringData map[string]string `json:"stringData"`
+}
+
 // Parse reads a cluster Secret as YAML or JSON: the file generate wrote
 // (stringData) or `kubectl get secret -o yaml` (data). source names it in
 // errors.
 func Parse(data []byte, source string) (*ClusterSecret, error) {
-	var obj struct {
-		Metadata struct {
-			Name        string            `json:"name"`
-			Namespace   string            `json:"namespace"`
-			Labels      map[string]string `json:"labels"`
-			Annotations map[string]string `json:"annotations"`
-		} `json:"metadata"`
-		Data       map[string][]byte `json:"data"`
-		StringData map[string]string `json:"stringData"`
-	}
 	// A generated file starts with a comment; several documents are not a
 	// Secret.
 	if bytes.Contains(data, []byte("\n---")) {
@@ -248,10 +294,18 @@ func Parse(data []byte, source string) (*ClusterSecret, error) {
 	if head.Kind != "Secret" {
 		return nil, fmt.Errorf("cluster Secret %s: kind is %q, not Secret (give the ArgoCD cluster Secret: kubectl -n argocd get secret cluster-NAME -o yaml)", source, head.Kind)
 	}
+	var obj SecretObject
 	if err := yaml.Unmarshal(data, &obj); err != nil {
 		return nil, fmt.Errorf("cluster Secret %s is not a Secret in YAML or JSON: %w", source, err)
 	}
-	values := map[string]string{}
+	return FromObject(&obj, source)
+}
+
+// FromObject reads a decoded Secret as ArgoCD does (util/db.SecretToCluster):
+// its data keys, stringData winning, and the config JSON. The error never
+// quotes a value.
+func FromObject(obj *SecretObject, source string) (*ClusterSecret, error) {
+	values := make(map[string]string, len(obj.Data)+len(obj.StringData))
 	for k, v := range obj.Data {
 		values[k] = string(v)
 	}
@@ -265,7 +319,7 @@ func Parse(data []byte, source string) (*ClusterSecret, error) {
 	}
 	s := &ClusterSecret{
 		Source: source, Name: obj.Metadata.Name, Namespace: obj.Metadata.Namespace,
-		Labels: obj.Metadata.Labels, Annotations: obj.Metadata.Annotations,
+		Labels: obj.Metadata.Labels, Annotations: withoutLastApplied(obj.Metadata.Annotations),
 		ClusterName: values["name"], Server: values["server"], Project: values["project"],
 		ClusterResources: values["clusterResources"],
 	}
@@ -281,15 +335,50 @@ func Parse(data []byte, source string) (*ClusterSecret, error) {
 		return nil, fmt.Errorf("cluster Secret %s has no server: it is not an ArgoCD cluster Secret", source)
 	}
 	var cfg clusterConfig
+	var stored storedConfig
 	if raw := values["config"]; raw != "" {
 		if err := json.Unmarshal([]byte(raw), &cfg); err != nil {
-			return nil, fmt.Errorf("cluster Secret %s: config is not ArgoCD's cluster config JSON: %w", source, err)
+			return nil, fmt.Errorf("cluster Secret %s: config is not ArgoCD's cluster config JSON: %w", source, redactJSONError(err))
+		}
+		if err := json.Unmarshal([]byte(raw), &stored); err != nil {
+			return nil, fmt.Errorf("cluster Secret %s: config is not ArgoCD's cluster config JSON: %w", source, redactJSONError(err))
 		}
 	}
 	s.HasBearerToken = cfg.BearerToken != ""
 	s.Insecure, s.CAData = cfg.TLSClientConfig.Insecure, cfg.TLSClientConfig.CAData
+	s.ServerName, s.ProxyURL, s.AWSAuth = cfg.TLSClientConfig.ServerName, cfg.ProxyURL, cfg.AWSAuthConfig
 	s.Exec = cfg.ExecProviderConfig
+	s.Stored = StoredCredential{
+		bearerToken: stored.BearerToken,
+		username:    stored.Username, password: stored.Password,
+		certData: stored.TLSClientConfig.CertData, keyData: stored.TLSClientConfig.KeyData,
+	}
+	if e := stored.ExecProviderConfig; e != nil && len(e.Env) > 0 {
+		s.Stored.execEnv = e.Env
+	}
 	return s, nil
+}
+
+// LastAppliedAnnotation is where kubectl's client-side apply keeps a copy
+// of the object it applied: for a cluster Secret, its credential too.
+const LastAppliedAnnotation = "kubectl.kubernetes.io/last-applied-configuration"
+
+// withoutLastApplied drops LastAppliedAnnotation: a parsed Secret holds no
+// copy of its credential outside Stored.
+func withoutLastApplied(in map[string]string) map[string]string {
+	if _, ok := in[LastAppliedAnnotation]; !ok {
+		return in
+	}
+	out := make(map[string]string, len(in)-1)
+	for k, v := range in {
+		if k != LastAppliedAnnotation {
+			out[k] = v
+		}
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return out
 }
 
 // HelmCredential is the Secret as an entry of the argo-helm argo-cd chart's

@@ -7,12 +7,9 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
-	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/argocd-k8s-federate/argocd-k8s-federate/internal/discovery"
 	"github.com/argocd-k8s-federate/argocd-k8s-federate/internal/fileio"
@@ -106,26 +103,13 @@ func (s *liveSource) open() (discovery.Source, error) {
 		}
 		return discovery.HTTPSource{Client: client, BaseURL: s.Issuer}, nil
 	}
-	rules := clientcmd.NewDefaultClientConfigLoadingRules()
-	rules.ExplicitPath = s.Kubeconfig
-	cfg, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{CurrentContext: s.Context}).ClientConfig()
+	client, base, err := openKubeconfig(s.Kubeconfig, s.Context, "upstream")
 	if err != nil {
-		return nil, fmt.Errorf("load the upstream's kubeconfig: %w (give --kubeconfig and --context, or --issuer to read discovery anonymously)", err)
+		return nil, fmt.Errorf("%w (give --kubeconfig and --context, or --issuer to read discovery anonymously)", err)
 	}
-	cfg.Timeout = 30 * time.Second
-	cfg.WarningHandler = rest.NoWarnings{}
-	client, err := rest.HTTPClientFor(cfg)
-	if err != nil {
-		return nil, fmt.Errorf("client of the upstream API server %s: %w", cfg.Host, err)
-	}
-	// client-go's transport sets the kubeconfig's credentials on every
-	// request, redirects included: never follow one to plain http.
+	// Never follow a redirect to plain http with the credentials.
 	client.CheckRedirect = discovery.RefuseInsecureRedirect
-	base, _, err := rest.DefaultServerUrlFor(cfg)
-	if err != nil {
-		return nil, fmt.Errorf("the kubeconfig's server %q: %w", cfg.Host, err)
-	}
-	return discovery.HTTPSource{Client: client, BaseURL: base.String()}, nil
+	return discovery.HTTPSource{Client: client, BaseURL: base}, nil
 }
 
 // fetch reads the live discovery and explains access errors.

@@ -93,6 +93,8 @@ credential plugin (argocd-k8s-federate-plugin token-file) for every downstream.`
 		newVersionCommand(streams),
 		newDiscoveryCommand(streams),
 		newDoctorCommand(streams),
+		newAuditCommand(streams),
+		newImportCommand(streams),
 	)
 	return cmd
 }

@@ -99,3 +99,19 @@ const (
 // KubeconfigConfigMap is the ConfigMap that holds upstream workload name's
 // kubeconfig.
 func KubeconfigConfigMap(name string) string { return "argocd-k8s-federate-kubeconfig-" + name }
+// ArgoCDName is the downstream's name in ArgoCD: argocd.clusterName, or its
+// name.
+func (d *Downstream) ArgoCDName() string {
+	if d.ArgoCD.ClusterName != "" {
+		return d.ArgoCD.ClusterName
+	}
+	return d.Name
+}
+
+// HelmKeyable reports whether the argo-helm chart can key a cluster by
+// name in configs.clusterCredentials: the chart makes the key the cluster's
+// name and the suffix of its Secret's name (argocd-cluster-<key>), so it
+// must fit a Secret name.
+func HelmKeyable(name string) bool {
+	return len(name) <= 253-len("argocd-cluster-") && dnsSubdomain.MatchString(name)
+}

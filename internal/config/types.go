@@ -294,6 +294,11 @@ type PolicyRule struct {
 type ClusterSecret struct {
 	// SecretName of the cluster Secret. Default "cluster-<name>".
 	SecretName string `json:"secretName,omitempty"`
+	// ClusterName is the cluster's name in ArgoCD (the Secret's name key)
+	// when it is not the downstream's name: an ArgoCD name that is not a
+	// DNS label, kept so that Applications naming it keep working. Default:
+	// the downstream's name.
+	ClusterName string `json:"clusterName,omitempty"`
 	// Project restricts the cluster to one ArgoCD project.
 	Project string `json:"project,omitempty"`
 	// Labels on the Secret: ArgoCD cluster labels (ApplicationSet selectors).

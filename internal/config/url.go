@@ -175,3 +175,13 @@ func urlKey(raw string) string {
 	}
 	return strings.ToLower(strings.TrimSuffix(u.Hostname(), ".")) + ":" + port + strings.TrimRight(u.Path, "/")
 }
+
+// IsInClusterServer reports a server URL that names the cluster's own API
+// server (https://kubernetes.default.svc and its spellings): ArgoCD reaches
+// it with its in-cluster credentials, never through an exec config.
+func IsInClusterServer(raw string) bool { return isInClusterHost(raw) }
+
+// ServerKey is what makes two server URLs the same endpoint (the letter
+// case of the host, a trailing dot, :443 and a trailing slash make no
+// difference); "" when raw is not a URL with a host.
+func ServerKey(raw string) string { return urlKey(raw) }

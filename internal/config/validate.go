@@ -4,12 +4,15 @@ import (
 	"bytes"
 	"crypto/x509"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/argocd-k8s-federate/argocd-k8s-federate/internal/fileio"
 	"github.com/argocd-k8s-federate/argocd-k8s-federate/internal/plugin"
@@ -211,6 +214,7 @@ func (f *Federation) validateDownstream(errs *Errors, p string, d *Downstream) {
 	s := &d.ArgoCD
 	sp := path(p, "argocd")
 	checkDNSSubdomain(errs, path(sp, "secretName"), s.SecretName, "the cluster Secret's name")
+	checkClusterName(errs, path(sp, "clusterName"), s.ClusterName, d.Name)
 	if s.Project != "" {
 		checkDNSSubdomain(errs, path(sp, "project"), s.Project, "an ArgoCD AppProject name")
 	}
@@ -265,16 +269,36 @@ func (f *Federation) resolveCA(errs *Errors, p string, ca *CertificateAuthority,
 		}
 		data = string(b)
 	}
-	bundle, certs, err := parseCABundle(data)
+	bundle, err := CheckCABundle(data)
+	if errors.Is(err, ErrNoValidCertificate) {
+		errs.add(path(p, field), "%v: TLS verification against it fails; renew the CA, or point %s at the current one", err, field)
+		return
+	}
 	if err != nil {
 		errs.add(path(p, field), "%v", err)
 		return
 	}
-	if invalid := invalidNow(certs, time.Now()); len(invalid) == len(certs) {
-		errs.add(path(p, field), "holds no certificate valid now (%s): TLS verification against it fails; renew the CA, or point %s at the current one", strings.Join(invalid, "; "), field)
-		return
-	}
 	ca.pem = bundle
+}
+
+// ErrNoValidCertificate is a CA bundle none of whose certificates is valid
+// now.
+var ErrNoValidCertificate = errors.New("holds no certificate valid now")
+
+// CheckCABundle is the check of every CA bundle of a config (ca, caFile):
+// CERTIFICATE blocks only, at least one, and one of them valid now. It
+// returns the bundle normalised (the certificates re-encoded, nothing else),
+// as the generated files hold it. A bundle with no valid certificate is an
+// error wrapping ErrNoValidCertificate.
+func CheckCABundle(data string) (string, error) {
+	bundle, certs, err := parseCABundle(data)
+	if err != nil {
+		return "", err
+	}
+	if invalid := invalidNow(certs, time.Now()); len(invalid) == len(certs) {
+		return "", fmt.Errorf("%w (%s)", ErrNoValidCertificate, strings.Join(invalid, "; "))
+	}
+	return bundle, nil
 }
 
 // field is the config field the bundle comes from: caFile or ca.
@@ -472,6 +496,26 @@ func checkDNSLabel(errs *Errors, p, v, what string) {
 	}
 }
 
+// maxClusterName caps argocd.clusterName: ArgoCD shows it in lists and
+// selectors, and it is a Secret value.
+const maxClusterName = 253
+
+// checkClusterName checks downstreams[].argocd.clusterName: ArgoCD's name
+// of a cluster that is not a DNS label (kept when a hub is adopted, as its
+// Applications may name it). Printable text, trimmed, and not a repeat of
+// the downstream's own name.
+func checkClusterName(errs *Errors, p, v, name string) {
+	if v == "" {
+		return
+	}
+	switch {
+	case v == name:
+		errs.add(p, "%q is the downstream's name: leave clusterName out (it is for an ArgoCD name that is not a DNS label)", v)
+	case len(v) > maxClusterName || strings.TrimSpace(v) != v || strings.IndexFunc(v, func(r rune) bool { return !unicode.IsPrint(r) }) >= 0 || !utf8.ValidString(v):
+		errs.add(p, "%q must be printable text of at most %d bytes with no leading or trailing space", v, maxClusterName)
+	}
+}
+
 func checkDNSSubdomain(errs *Errors, p, v, what string) {
 	if v == "" {
 		errs.add(p, "is required: %s", what)
@@ -568,6 +612,9 @@ func (f *Federation) Warnings() []string {
 			w = append(w, fmt.Sprintf("%s: downstream %q grants ArgoCD the whole cluster (access.clusterWide: true)", f.Source, d.Name))
 		}
 		w = append(w, f.caWarnings(index("downstreams", i), d.CertificateAuthority)...)
+		if !HelmKeyable(d.ArgoCDName()) {
+			w = append(w, fmt.Sprintf("%s: %s: %q cannot key the argo-helm chart's configs.clusterCredentials (the chart names the Secret argocd-cluster-<name> after it): helm-values.yaml leaves this cluster out; apply its cluster Secret from the Component", f.Source, path(index("downstreams", i), "argocd.clusterName"), d.ArgoCDName()))
+		}
 	}
 	w = append(w, f.workloadWarnings()...)
 	w = append(f.caWarnings("upstream", f.Upstream.CertificateAuthority), w...)

@@ -67,6 +67,9 @@ volumes, volumeMounts or extraObjects, add these entries to yours instead.
 `, u.ArgoCD.Namespace, HelmValuesFile)))
 	b.WriteString("configs:\n  clusterCredentials:\n")
 	for _, e := range entries {
+		if len(e) == 0 {
+			continue // a name the chart cannot key (a warning says so)
+		}
 		for _, line := range strings.SplitAfter(strings.TrimSuffix(string(e), "\n"), "\n") {
 			b.WriteString("    " + strings.TrimSuffix(line, "\n") + "\n")
 		}

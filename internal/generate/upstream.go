@@ -44,7 +44,7 @@ func (t *Tree) upstream(ctx context.Context, f *config.Federation) error {
 		if err == nil {
 			err = secrets[i].addYAML(dir+d.ArgoCD.SecretName+".yaml", s)
 		}
-		if err == nil {
+		if err == nil && config.HelmKeyable(cs.ClusterName) {
 			helm[i], err = helmCredentialYAML(cs)
 		}
 		errs[i] = err

@@ -79,8 +79,9 @@ func TestE2E(t *testing.T) {
 	e.step("NoDownstreamCredentialInUp", e.testNoDownstreamCredentialInUp)
 	e.step("DiscoveryCheckCronJob", e.testDiscoveryCheckCronJob)
 	e.step("WorkloadKubeconfig", e.testWorkloadKubeconfig)
-	// Also onboards a third cluster, with the TokenRequest source, while
-	// it waits for the kubelet.
+	// Also onboards a third cluster, with the TokenRequest source, and
+	// adopts a fourth added as `argocd cluster add` adds one, while it
+	// waits for the kubelet.
 	e.step("TokenRotation", e.testTokenRotation)
 }
 

@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	argoappv1 "github.com/argoproj/argo-cd/v3/pkg/apis/application/v1alpha1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
@@ -36,6 +35,30 @@ func onboardDownstream(tls string) string {
 `, onboardName, onboardServer, tls, allowedNS)
 }
 
+// createTrustingDownstream creates a downstream cluster name whose API
+// server trusts up from the start (kind sets its flags at creation): a
+// first generate, with the federation's downstreams plus entry (its CA not
+// known yet), gives its AuthenticationConfiguration, which depends only on
+// the upstream and the downstream's audience. The workload image is loaded
+// into it. It returns the cluster and the AuthenticationConfiguration.
+func (e *env) createTrustingDownstream(t *testing.T, name string, entries ...string) (kindCluster, []byte) {
+	t.Helper()
+	pass1 := filepath.Join(e.work, "out-"+name+"-pass1")
+	e.writeFederation("federation-"+name+"-pass1.yaml", "caFile: down-ca.crt", entries...)
+	e.generate("federation-"+name+"-pass1.yaml", pass1)
+	authn, err := os.ReadFile(filepath.Join(pass1, "downstream", name, "apiserver", "authentication-config.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	nodeDir := filepath.Join(e.work, name+"-node")
+	e.writeFile(filepath.Join(nodeDir, "authentication-config.yaml"), authn)
+	start := time.Now()
+	c := e.createDownstream(name, nodeDir)
+	e.loadInto(name, e.workloadImage)
+	t.Logf("cluster %s created and loaded in %v", name, time.Since(start).Round(time.Second))
+	return c, authn
+}
+
 // podState is what a restart or a new pod changes.
 type podState struct {
 	uid      string
@@ -53,19 +76,7 @@ type podState struct {
 func (e *env) testOnboardWithoutRestart(t *testing.T) {
 	// The new cluster, created as the first downstream was: its API server
 	// needs the generated AuthenticationConfiguration from the start.
-	pass1 := filepath.Join(e.work, "out-onboard-pass1")
-	e.writeFederation("federation-onboard-pass1.yaml", "caFile: down-ca.crt", onboardDownstream("useSystemRoots: true"))
-	e.generate("federation-onboard-pass1.yaml", pass1)
-	authn, err := os.ReadFile(filepath.Join(pass1, "downstream", onboardName, "apiserver", "authentication-config.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	nodeDir := filepath.Join(e.work, onboardName+"-node")
-	e.writeFile(filepath.Join(nodeDir, "authentication-config.yaml"), authn)
-	start := time.Now()
-	onboard := e.createDownstream(onboardName, nodeDir)
-	e.loadInto(onboardName, e.workloadImage)
-	t.Logf("cluster %s created and loaded in %v", onboardName, time.Since(start).Round(time.Second))
+	onboard, _ := e.createTrustingDownstream(t, onboardName, onboardDownstream("useSystemRoots: true"))
 
 	before := e.argoPods(t)
 
@@ -88,35 +99,8 @@ func (e *env) testOnboardWithoutRestart(t *testing.T) {
 	if after := e.workloadGenerations(t); after != generations {
 		t.Errorf("onboarding changed the pod templates of ArgoCD's workloads: generations %v before, %v after", generations, after)
 	}
-	app := &argoappv1.Application{
-		ObjectMeta: metav1.ObjectMeta{Name: onboardApp, Namespace: argocdNS},
-		Spec: argoappv1.ApplicationSpec{
-			Project: "default",
-			Source: &argoappv1.ApplicationSource{
-				RepoURL: "git://git." + gitNS + ".svc.cluster.local/apps.git", Path: "app", TargetRevision: "HEAD",
-			},
-			Destination: argoappv1.ApplicationDestination{Server: onboardServer, Namespace: allowedNS},
-			SyncPolicy:  &argoappv1.SyncPolicy{Automated: &argoappv1.SyncPolicyAutomated{Prune: true, SelfHeal: true}},
-		},
-	}
-	if _, err := e.argocd.ArgoprojV1alpha1().Applications(argocdNS).Create(ctx, app, metav1.CreateOptions{}); err != nil {
-		t.Fatalf("up: create Application %s: %v", onboardApp, err)
-	}
-	syncCtx, cancelSync := e.ctx(5 * time.Minute)
-	defer cancelSync()
-	var last *argoappv1.Application
-	err = poll(syncCtx, time.Second, func() (bool, error) {
-		a, err := e.argocd.ArgoprojV1alpha1().Applications(argocdNS).Get(syncCtx, onboardApp, metav1.GetOptions{})
-		if err != nil {
-			return false, nil
-		}
-		last = a
-		return a.Status.Sync.Status == argoappv1.SyncStatusCodeSynced && string(a.Status.Health.Status) == "Healthy", nil
-	})
-	if err != nil {
-		t.Fatalf("Application %s on the onboarded cluster is not Synced and Healthy after 5 minutes: %s\n%s", onboardApp, appSummary(last),
-			e.kubectlAllowFail(e.up, "-n", argocdNS, "logs", "argocd-application-controller-0", "--tail", "30"))
-	}
+	e.createApp(t, onboardApp, onboardServer, allowedNS)
+	e.waitSyncedHealthy(t, onboardApp, 5*time.Minute)
 	t.Logf("onboarding latency: %v from kubectl apply of the upstream tree to Application %s Synced and Healthy",
 		time.Since(applied).Round(100*time.Millisecond), onboardApp)
 

@@ -54,6 +54,8 @@ func (e *env) testTokenRotation(t *testing.T) {
 	// While the kubelet's rotation is due: onboard a cluster into the
 	// running ArgoCD (the TokenRequest source), which restarts nothing.
 	t.Run("OnboardWithoutRestart", e.testOnboardWithoutRestart)
+	// And adopt a cluster ArgoCD reaches with a static credential.
+	t.Run("AdoptLegacyCluster", e.testAdoptLegacyCluster)
 
 	// The kubelet replaces each token (a new iat) before it expires.
 	ctx, cancel := context.WithDeadline(context.Background(), lastExp.Add(2*time.Minute))

@@ -114,7 +114,7 @@ func (e *env) preflight() {
 		t.Fatalf("kind: list clusters: %v", err)
 	}
 	for _, name := range existing {
-		if name == upName || name == downName || name == onboardName {
+		if name == upName || name == downName || name == onboardName || name == legacyName {
 			t.Logf("deleting the cluster %q left by an earlier run", name)
 			if err := e.provider.Delete(name, ""); err != nil {
 				t.Fatalf("delete the leftover cluster %s: %v", name, err)
@@ -498,27 +498,49 @@ func deploymentReady(d *appsv1.Deployment) bool {
 // into the granted namespace, one into the namespace nobody granted. Both
 // sync automatically.
 func (e *env) createApplications() {
+	e.createApp(e.t, appName, downServer, allowedNS)
+	e.createApp(e.t, notGrantedAppName, downServer, notGrantedNS)
+}
+
+// createApp creates an Application of the test's source (git daemon in up)
+// into namespace of server, syncing automatically (prune, self-heal).
+func (e *env) createApp(t *testing.T, name, server, namespace string) {
+	t.Helper()
 	ctx, cancel := e.ctx(time.Minute)
 	defer cancel()
-	for _, a := range []struct{ name, ns string }{{appName, allowedNS}, {notGrantedAppName, notGrantedNS}} {
-		app := &argoappv1.Application{
-			ObjectMeta: metav1.ObjectMeta{Name: a.name, Namespace: argocdNS},
-			Spec: argoappv1.ApplicationSpec{
-				Project: "default",
-				Source: &argoappv1.ApplicationSource{
-					RepoURL:        "git://git." + gitNS + ".svc.cluster.local/apps.git",
-					Path:           "app",
-					TargetRevision: "HEAD",
-				},
-				Destination: argoappv1.ApplicationDestination{Server: downServer, Namespace: a.ns},
-				SyncPolicy: &argoappv1.SyncPolicy{
-					Automated: &argoappv1.SyncPolicyAutomated{Prune: true, SelfHeal: true},
-				},
+	app := &argoappv1.Application{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: argocdNS},
+		Spec: argoappv1.ApplicationSpec{
+			Project: "default",
+			Source: &argoappv1.ApplicationSource{
+				RepoURL: "git://git." + gitNS + ".svc.cluster.local/apps.git", Path: "app", TargetRevision: "HEAD",
 			},
+			Destination: argoappv1.ApplicationDestination{Server: server, Namespace: namespace},
+			SyncPolicy:  &argoappv1.SyncPolicy{Automated: &argoappv1.SyncPolicyAutomated{Prune: true, SelfHeal: true}},
+		},
+	}
+	if _, err := e.argocd.ArgoprojV1alpha1().Applications(argocdNS).Create(ctx, app, metav1.CreateOptions{}); err != nil {
+		t.Fatalf("up: create Application %s: %v", name, err)
+	}
+}
+
+// waitSyncedHealthy waits until the Application is Synced and Healthy.
+func (e *env) waitSyncedHealthy(t *testing.T, name string, timeout time.Duration) {
+	t.Helper()
+	ctx, cancel := e.ctx(timeout)
+	defer cancel()
+	var last *argoappv1.Application
+	err := poll(ctx, time.Second, func() (bool, error) {
+		a, err := e.argocd.ArgoprojV1alpha1().Applications(argocdNS).Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return false, nil
 		}
-		if _, err := e.argocd.ArgoprojV1alpha1().Applications(argocdNS).Create(ctx, app, metav1.CreateOptions{}); err != nil {
-			e.t.Fatalf("up: create Application %s: %v", a.name, err)
-		}
+		last = a
+		return a.Status.Sync.Status == argoappv1.SyncStatusCodeSynced && string(a.Status.Health.Status) == "Healthy", nil
+	})
+	if err != nil {
+		t.Fatalf("Application %s is not Synced and Healthy after %v: %s\n%s", name, timeout, appSummary(last),
+			e.kubectlAllowFail(e.up, "-n", argocdNS, "logs", "argocd-application-controller-0", "--tail", "30"))
 	}
 }
 
