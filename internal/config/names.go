@@ -99,6 +99,7 @@ const (
 // KubeconfigConfigMap is the ConfigMap that holds upstream workload name's
 // kubeconfig.
 func KubeconfigConfigMap(name string) string { return "argocd-k8s-federate-kubeconfig-" + name }
+
 // ArgoCDName is the downstream's name in ArgoCD: argocd.clusterName, or its
 // name.
 func (d *Downstream) ArgoCDName() string {
