@@ -468,3 +468,19 @@ func Diff(ctx context.Context, dir string, files []File, ignore ...string) ([]Di
 	sort.Slice(diffs, func(i, j int) bool { return diffs[i].Path < diffs[j].Path })
 	return diffs, nil
 }
+
+// Lock takes an exclusive lock on the file at path (created, mode 0600, if
+// missing), waiting for it, and returns the function that releases it. A
+// lock on a file of its own, not on the file it guards, survives the atomic
+// rename of WriteFile. Without flock (not unix) it locks nothing.
+func Lock(path string) (unlock func(), err error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("open the lock file: %w", err)
+	}
+	if err := lock(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("lock %s: %w", path, err)
+	}
+	return func() { f.Close() }, nil
+}

@@ -67,6 +67,8 @@ func Run(prog string, args []string, env Env, stdout, stderr io.Writer) int {
 		return runTokenFile(prog, rest, env, stdout, stderr)
 	case TokenRequestCommand:
 		return runTokenRequest(prog, rest, env, stdout, stderr)
+	case OIDCTokenCommand:
+		return runOIDCToken(prog, rest, env, stdout, stderr)
 	case "install":
 		return runInstall(prog, rest, stdout, stderr)
 	case "version":
@@ -77,7 +79,7 @@ func Run(prog string, args []string, env Env, stdout, stderr io.Writer) int {
 	if strings.HasPrefix(cmd, "-") {
 		return fail(stderr, prog, fmt.Errorf("unknown flag %q before the command: run \"%s help\" for usage", cmd, prog))
 	}
-	return fail(stderr, prog, fmt.Errorf("unknown command %q: this is the small plugin build (token-file, token-request, install, version); generate and the other commands live in the full argocd-k8s-federate CLI",
+	return fail(stderr, prog, fmt.Errorf("unknown command %q: this is the small plugin build (token-file, token-request, oidc-token, install, version); generate and the other commands live in the full argocd-k8s-federate CLI",
 		cmd))
 }
 
@@ -305,18 +307,21 @@ func runHelp(prog string, args []string, stdout, stderr io.Writer) int {
 	if len(args) == 1 {
 		o := DefaultTokenFileOptions()
 		r := DefaultTokenRequestOptions()
+		oi := DefaultOIDCTokenOptions()
 		var dir string
 		switch args[0] {
 		case TokenFileCommand:
 			tokenFileCommand(prog, &o).usage(stdout)
 		case TokenRequestCommand:
 			tokenRequestCommand(prog, &r).usage(stdout)
+		case OIDCTokenCommand:
+			oidcTokenCommand(prog, &oi).usage(stdout)
 		case "install":
 			installCommand(prog, &dir).usage(stdout)
 		case "version":
 			versionCommand(prog).usage(stdout)
 		default:
-			return fail(stderr, prog+" help", fmt.Errorf("unknown command %q: this build has token-file, token-request, install and version", args[0]))
+			return fail(stderr, prog+" help", fmt.Errorf("unknown command %q: this build has token-file, token-request, oidc-token, install and version", args[0]))
 		}
 		return 0
 	}
@@ -329,6 +334,7 @@ the upstream API server for a token of the pod's service account
 Usage:
   `+Name+` token-file [--file PATH] [--audience AUD] [--issuer URL] [--skew 10s] [--poll-interval 30s]
   `+Name+` token-request --audience AUD [--expiration-seconds 3600] [--issuer URL] [--skew 10s]
+  `+Name+` oidc-token --issuer URL --grant GRANT --client-id ID --audience AUD [flags]
   `+Name+` install --to DIR
   `+Name+` version
   `+Name+` help [COMMAND]
@@ -337,6 +343,8 @@ Commands:
   token-file     print the ExecCredential for the token in --file (what ArgoCD runs)
   token-request  print the ExecCredential for a token the TokenRequest API issues
                  for this pod's service account and --audience, bound to the pod
+  oidc-token     print the ExecCredential for a token of an OpenID provider the
+                 downstream trusts (client credentials, JWT bearer, refresh token)
   install        copy this binary into DIR (an init container filling a shared emptyDir)
   version        print the version
 

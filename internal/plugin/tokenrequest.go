@@ -209,7 +209,7 @@ func runTokenRequest(prog string, args []string, env Env, stdout, stderr io.Writ
 		return c.fail(stderr, err)
 	}
 	if TokenRequester == nil {
-		return c.fail(stderr, execTokenRequester(args))
+		return c.fail(stderr, execNetworkHalf(TokenRequestCommand, args))
 	}
 	if err := TokenRequester(o, env, stdout); err != nil {
 		return c.fail(stderr, err)
@@ -217,18 +217,18 @@ func runTokenRequest(prog string, args []string, env Env, stdout, stderr io.Writ
 	return 0
 }
 
-// execTokenRequester replaces this process with TokenRequestBinary, beside
-// this binary, running token-request with the same arguments; it returns
-// only when it cannot.
-func execTokenRequester(args []string) error {
+// execNetworkHalf replaces this process with TokenRequestBinary, beside
+// this binary, running cmd (token-request, oidc-token) with the same
+// arguments; it returns only when it cannot.
+func execNetworkHalf(cmd string, args []string) error {
 	self, err := os.Executable()
 	if err != nil {
 		return fmt.Errorf("cannot find this binary to run %s beside it: %w", TokenRequestBinary, err)
 	}
 	path := filepath.Join(filepath.Dir(self), TokenRequestBinary)
-	err = syscall.Exec(path, append([]string{path, TokenRequestCommand}, args...), os.Environ())
+	err = syscall.Exec(path, append([]string{path, cmd}, args...), os.Environ())
 	if errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("%s is missing: token-request runs it from beside this binary; the plugin image ships both and install --to DIR copies both (with delivery Preinstalled, put it next to %s)", path, self)
+		return fmt.Errorf("%s is missing: "+cmd+" runs it from beside this binary; the plugin image ships both and install --to DIR copies both (with delivery Preinstalled, put it next to %s)", path, self)
 	}
 	return fmt.Errorf("run %s: %w", path, err)
 }

@@ -41,29 +41,8 @@ func Run(o plugin.TokenRequestOptions, env plugin.Env, stdout io.Writer) error {
 		return fmt.Errorf("%w: client-go sets it from execProviderConfig (apiVersion %s or v1beta1); unset it to run the plugin by hand",
 			err, credential.APIVersionV1)
 	}
-	server, err := serverURL(o, env)
+	tok, server, err := Token(o, env)
 	if err != nil {
-		return err
-	}
-	pod, err := readPodToken(o.ServiceAccountTokenFile, env)
-	if err != nil {
-		return err
-	}
-	roots, err := readCAFile(o.CAFile)
-	if err != nil {
-		return err
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), o.Timeout)
-	defer cancel()
-	raw, err := requestToken(ctx, exchange{server: server, roots: roots, pod: pod, opts: o})
-	if err != nil {
-		return err
-	}
-	tok, err := credential.ParseToken([]byte(raw))
-	if err != nil {
-		return fmt.Errorf("the token the API server %s issued: %w", server, err)
-	}
-	if err := checkClaims(o, server, tok.Claims); err != nil {
 		return err
 	}
 	expiry, err := o.Policy.Expiry(tok.Claims, env.Now())
@@ -71,6 +50,39 @@ func Run(o plugin.TokenRequestOptions, env plugin.Env, stdout io.Writer) error {
 		return fmt.Errorf("the token the API server %s issued: %w: this machine's clock is far from the API server's", server, err)
 	}
 	return credential.WriteExecCredential(stdout, apiVersion, tok.Raw, expiry)
+}
+
+// Token asks the upstream API server for a new token of the pod's own
+// service account, for o.Audience and bound to the pod, and checks it: what
+// Run prints, and the assertion of oidc-token's jwt-bearer grant. It also
+// returns the API server's URL, for messages.
+func Token(o plugin.TokenRequestOptions, env plugin.Env) (credential.Token, *url.URL, error) {
+	server, err := serverURL(o, env)
+	if err != nil {
+		return credential.Token{}, nil, err
+	}
+	pod, err := readPodToken(o.ServiceAccountTokenFile, env)
+	if err != nil {
+		return credential.Token{}, nil, err
+	}
+	roots, err := readCAFile(o.CAFile)
+	if err != nil {
+		return credential.Token{}, nil, err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), o.Timeout)
+	defer cancel()
+	raw, err := requestToken(ctx, exchange{server: server, roots: roots, pod: pod, opts: o})
+	if err != nil {
+		return credential.Token{}, nil, err
+	}
+	tok, err := credential.ParseToken([]byte(raw))
+	if err != nil {
+		return credential.Token{}, nil, fmt.Errorf("the token the API server %s issued: %w", server, err)
+	}
+	if err := checkClaims(o, server, tok.Claims); err != nil {
+		return credential.Token{}, nil, err
+	}
+	return tok, server, nil
 }
 
 // serverURL is the API server's URL: --api-server, else the kubernetes
