@@ -6,6 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/argocd-k8s-federate/argocd-k8s-federate/internal/oidc"
 	"github.com/argocd-k8s-federate/argocd-k8s-federate/internal/plugin"
 	"github.com/argocd-k8s-federate/argocd-k8s-federate/internal/tokenrequest"
 	"github.com/argocd-k8s-federate/argocd-k8s-federate/internal/version"
@@ -13,7 +14,10 @@ import (
 
 // The full CLI links the network half of token-request itself (it links
 // net/http anyway): no second binary to exec.
-func init() { plugin.TokenRequester = tokenrequest.Run }
+func init() {
+	plugin.TokenRequester = tokenrequest.Run
+	plugin.OIDCRequester = oidc.Run
+}
 
 // The token-file, token-request and install commands are the plugin build's own code
 // (internal/plugin, standard library only), so both binaries parse the same
@@ -52,6 +56,26 @@ run with --help for every flag.`,
 		DisableFlagParsing: true,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return delegate(streams, plugin.TokenRequestCommand, args)
+		},
+	}
+}
+
+func newOIDCTokenCommand(streams IOStreams) *cobra.Command {
+	return &cobra.Command{
+		Use:   "oidc-token --issuer URL --grant GRANT --client-id ID --audience AUD [flags]",
+		Short: "Credential plugin: print an ExecCredential for a token of an OpenID provider the downstream trusts",
+		Long: `oidc-token is the client-go credential plugin for downstreams that trust the
+company's OpenID provider (Keycloak, Entra ID, Okta, Hydra) instead of the hub's
+service-account issuer. It gets a token with the client-credentials, JWT-bearer
+(a service-account token of the hub as the assertion: no secret anywhere) or
+refresh-token grant and prints one ExecCredential that expires at 80% of the
+token's lifetime. ArgoCD should run the small plugin build
+(argocd-k8s-federate-plugin), which has the same command; run with --help for
+every flag. docs/identity-providers.md has each flow and the provider settings.`,
+		Example:            `  argocd-k8s-federate oidc-token --issuer https://login.example.com --grant client-credentials --client-id ci --client-secret-file /var/run/secrets/ci/client-secret --audience prod-eu`,
+		DisableFlagParsing: true,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return delegate(streams, plugin.OIDCTokenCommand, args)
 		},
 	}
 }

@@ -89,6 +89,7 @@ credential plugin (argocd-k8s-federate-plugin token-file) for every downstream.`
 		newGenerateCommand(streams),
 		newTokenFileCommand(streams),
 		newTokenRequestCommand(streams),
+		newOIDCTokenCommand(streams),
 		newInstallCommand(streams),
 		newVersionCommand(streams),
 		newDiscoveryCommand(streams),

@@ -277,7 +277,7 @@ func TestFailures(t *testing.T) {
 		{name: "no command", args: nil,
 			want: []string{"argocd-k8s-federate-plugin: missing command", "help"}},
 		{name: "generate lives in the full CLI", args: []string{"generate", "-f", "federation.yaml"},
-			want: []string{`argocd-k8s-federate-plugin: unknown command "generate"`, "small plugin build (token-file, token-request, install, version)", "full argocd-k8s-federate CLI"}},
+			want: []string{`argocd-k8s-federate-plugin: unknown command "generate"`, "small plugin build (token-file, token-request, oidc-token, install, version)", "full argocd-k8s-federate CLI"}},
 		{name: "flag before command", args: []string{"--file", good, "token-file"},
 			want: []string{`unknown flag "--file" before the command`}},
 		{name: "install without --to", args: []string{"install"},
@@ -289,7 +289,7 @@ func TestFailures(t *testing.T) {
 		{name: "version with an argument", args: []string{"version", "extra"},
 			want: []string{"argocd-k8s-federate-plugin version: unexpected argument"}},
 		{name: "help for an unknown command", args: []string{"help", "generate"},
-			want: []string{`argocd-k8s-federate-plugin help: unknown command "generate"`, "token-file, token-request, install and version"}},
+			want: []string{`argocd-k8s-federate-plugin help: unknown command "generate"`, "token-file, token-request, oidc-token, install and version"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
