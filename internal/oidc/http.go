@@ -29,11 +29,11 @@ const (
 
 // metadata is what oidc-token reads of the discovery document.
 type metadata struct {
-	Issuer                string   `json:"issuer"`
-	TokenEndpoint         string   `json:"token_endpoint"`
-	GrantTypesSupported   []string `json:"grant_types_supported"`
-	TokenAuthMethods      []string `json:"token_endpoint_auth_methods_supported"`
-	discoveryURL          string
+	Issuer              string   `json:"issuer"`
+	TokenEndpoint       string   `json:"token_endpoint"`
+	GrantTypesSupported []string `json:"grant_types_supported"`
+	TokenAuthMethods    []string `json:"token_endpoint_auth_methods_supported"`
+	discoveryURL        string
 }
 
 // tokenResponse is the token endpoint's answer (RFC 6749 5.1 and 5.2).

@@ -72,7 +72,9 @@ func TestOIDCTokenValidate(t *testing.T) {
 		{"no audience", func(o *plugin.OIDCTokenOptions) { o.Audience = "" }, []string{"--audience is required"}},
 		{"client credentials without a secret file", func(o *plugin.OIDCTokenOptions) { o.ClientSecretFile = "" }, []string{"--client-secret-file", "never"}},
 		{"client credentials with an ID token", func(o *plugin.OIDCTokenOptions) { o.Token, o.Audience = plugin.TokenID, "hub" }, []string{"no ID token"}},
-		{"id token for another audience", func(o *plugin.OIDCTokenOptions) { o.Grant, o.Token, o.RefreshTokenFile = plugin.GrantRefreshToken, plugin.TokenID, "/r" },
+		{"id token for another audience", func(o *plugin.OIDCTokenOptions) {
+			o.Grant, o.Token, o.RefreshTokenFile = plugin.GrantRefreshToken, plugin.TokenID, "/r"
+		},
 			[]string{`aud is the client id "hub"`}},
 		{"jwt bearer without assertion", func(o *plugin.OIDCTokenOptions) { o.Grant = plugin.GrantJWTBearer }, []string{"--assertion-audience AUD", "--assertion-file"}},
 		{"jwt bearer with both assertions", func(o *plugin.OIDCTokenOptions) {
