@@ -99,6 +99,18 @@ type FederationConfig struct {
 	Namespaces []string
 	// Workloads are upstream.workloads, each granted in the downstream.
 	Workloads []WorkloadConfig
+	// IdentityProvider, when set, is upstream.identityProvider: the
+	// downstream trusts that OpenID provider instead of the hub's issuer.
+	IdentityProvider *IdentityProviderConfig
+}
+
+// IdentityProviderConfig is upstream.identityProvider.
+type IdentityProviderConfig struct {
+	// Issuer, CAFile, Grant (JWTBearer, ClientCredentials) and ClientID are
+	// the fields of the same names.
+	Issuer, CAFile, Grant, ClientID string
+	// AssertionAudience is assertionAudience (JWTBearer).
+	AssertionAudience string
 }
 
 // WorkloadConfig is an entry of upstream.workloads and its grant in
@@ -139,6 +151,12 @@ func (c FederationConfig) YAML() []byte {
 		}
 		return "[" + strings.Join(quoted, ", ") + "]"
 	}
+	if p := c.IdentityProvider; p != nil {
+		fmt.Fprintf(&b, "  identityProvider:\n    issuer: %s\n    caFile: %s\n    grant: %s\n    clientID: %s\n", q(p.Issuer), q(p.CAFile), q(p.Grant), q(p.ClientID))
+		if p.AssertionAudience != "" {
+			fmt.Fprintf(&b, "    assertionAudience: %s\n", q(p.AssertionAudience))
+		}
+	}
 	if len(c.Workloads) > 0 {
 		b.WriteString("  workloads:\n")
 		for _, w := range c.Workloads {
@@ -171,6 +189,8 @@ type FederationSetup struct {
 	// OtherNamespaces are created in the downstream besides the granted
 	// ones (access.namespaces), which the RBAC needs.
 	OtherNamespaces []string
+	// Out, when set, is where the tree is generated (default Dir/out).
+	Out string
 	// RunCLI runs the argocd-k8s-federate command line with args
 	// ("generate -o OUT -f FILE..."), in-process or as a binary.
 	RunCLI func(args ...string) error
@@ -213,7 +233,10 @@ func (e *Env) Federate(s FederationSetup) *Federation {
 	if s.Downstream == "" || len(s.Configs) == 0 || s.RunCLI == nil || s.YAMLToJSON == nil {
 		tb.Fatal("testenv.Federate needs Downstream, Configs, RunCLI and YAMLToJSON")
 	}
-	f := &Federation{Down: NewAPIServer(tb, e.Dir, e.Etcd, APIServerConfig{Name: s.Downstream}), Out: filepath.Join(e.Dir, "out")}
+	f := &Federation{Down: NewAPIServer(tb, e.Dir, e.Etcd, APIServerConfig{Name: s.Downstream}), Out: s.Out}
+	if f.Out == "" {
+		f.Out = filepath.Join(e.Dir, "out")
+	}
 	namespaces := append([]string(nil), s.OtherNamespaces...)
 	for _, c := range s.Configs {
 		if c.Downstream == "" {
