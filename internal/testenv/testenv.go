@@ -83,9 +83,10 @@ var (
 )
 
 // Binary returns the path of a pinned binary: "kube-apiserver" (and the
-// other Kubernetes binaries) or "etcd". $KUBE_APISERVER / $ETCD override;
-// otherwise scripts/build-kubernetes.sh or scripts/build-etcd.sh builds it
-// into the cache (or finds it there) and prints its directory.
+// other Kubernetes binaries), "etcd" or "hydra". $KUBE_APISERVER / $ETCD /
+// $HYDRA override; otherwise scripts/build-kubernetes.sh,
+// scripts/build-etcd.sh or scripts/build-hydra.sh builds it into the cache
+// (or finds it there) and prints its directory.
 func Binary(tb testing.TB, name string) string {
 	tb.Helper()
 	binMu.Lock()
@@ -103,8 +104,11 @@ func Binary(tb testing.TB, name string) string {
 		tb.Fatalf("find %s: %v", name, err)
 	}
 	script, args := "build-kubernetes.sh", []string{name}
-	if name == "etcd" {
+	switch name {
+	case "etcd":
 		script, args = "build-etcd.sh", nil
+	case "hydra":
+		script, args = "build-hydra.sh", nil
 	}
 	start := time.Now()
 	cmd := exec.Command(filepath.Join(root, "scripts", script), args...)
