@@ -47,9 +47,10 @@ test-unit: ## unit, golden and oracle tests (ArgoCD v2 and v3, kustomize, API se
 	cd e2e/argocdv3 && $(GO) test ./...
 
 .PHONY: test-integration
-test-integration: ## the federation on real kube-apiserver and etcd processes, and the pinned kubectl (built once, cached)
+test-integration: ## the federation on real kube-apiserver and etcd processes, Ory Hydra, and the pinned kubectl (built once, cached)
 	scripts/build-kubernetes.sh kube-apiserver kube-controller-manager kubectl >/dev/null
 	scripts/build-etcd.sh >/dev/null
+	scripts/build-hydra.sh >/dev/null
 	@start=$$(date +%s); \
 	$(GO) test -count=1 -run '^TestIntegration' ./... && \
 	(cd e2e && $(GO) test -count=1 ./integration/...) && \

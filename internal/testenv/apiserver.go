@@ -174,6 +174,15 @@ func (a *APIServer) RotateSigningKey() {
 	must(a.tb, WriteRSAKey(filepath.Join(a.Dir, "sa.key"), filepath.Join(a.Dir, "sa.pub")))
 }
 
+// ServiceAccountPublicKeyPEM is the PKIX PEM public key of the API server's
+// current service-account signing key (JWKFromRSAPublicKeyPEM makes
+// it a JWK with the kid of its tokens).
+func (a *APIServer) ServiceAccountPublicKeyPEM() []byte {
+	b, err := os.ReadFile(filepath.Join(a.Dir, "sa.pub"))
+	must(a.tb, err)
+	return b
+}
+
 // Log is the path of the API server's log.
 func (a *APIServer) Log() string { return filepath.Join(a.Dir, "kube-apiserver.log") }
 

@@ -13,6 +13,10 @@
 // needs more than the standard library, running the CLI and reading YAML,
 // the test passes in.
 //
+// StartHydra runs Ory Hydra beside them: an OpenID provider with JWT
+// access tokens, a login the test drives, and the JWT-bearer grant for
+// service-account tokens.
+//
 // Nothing is skipped: when a binary cannot be built or a process does not
 // become ready, the test fails with the reason and the path of the logs.
 package testenv
@@ -83,9 +87,10 @@ var (
 )
 
 // Binary returns the path of a pinned binary: "kube-apiserver" (and the
-// other Kubernetes binaries) or "etcd". $KUBE_APISERVER / $ETCD override;
-// otherwise scripts/build-kubernetes.sh or scripts/build-etcd.sh builds it
-// into the cache (or finds it there) and prints its directory.
+// other Kubernetes binaries), "etcd" or "hydra". $KUBE_APISERVER / $ETCD /
+// $HYDRA override; otherwise scripts/build-kubernetes.sh,
+// scripts/build-etcd.sh or scripts/build-hydra.sh builds it into the cache
+// (or finds it there) and prints its directory.
 func Binary(tb testing.TB, name string) string {
 	tb.Helper()
 	binMu.Lock()
@@ -103,8 +108,11 @@ func Binary(tb testing.TB, name string) string {
 		tb.Fatalf("find %s: %v", name, err)
 	}
 	script, args := "build-kubernetes.sh", []string{name}
-	if name == "etcd" {
+	switch name {
+	case "etcd":
 		script, args = "build-etcd.sh", nil
+	case "hydra":
+		script, args = "build-hydra.sh", nil
 	}
 	start := time.Now()
 	cmd := exec.Command(filepath.Join(root, "scripts", script), args...)
@@ -165,11 +173,19 @@ type process struct {
 
 func startProcess(tb testing.TB, name, logFile, bin string, args ...string) *process {
 	tb.Helper()
+	return startProcessEnv(tb, name, logFile, nil, bin, args...)
+}
+
+// startProcessEnv is startProcess with the environment env (the test's
+// when nil).
+func startProcessEnv(tb testing.TB, name, logFile string, env []string, bin string, args ...string) *process {
+	tb.Helper()
 	f, err := os.OpenFile(logFile, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		tb.Fatal(err)
 	}
 	cmd := exec.Command(bin, args...)
+	cmd.Env = env
 	cmd.Stdout, cmd.Stderr = f, f
 	// Its own process group, and killed with the test binary if that dies.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
