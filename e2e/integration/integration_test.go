@@ -121,7 +121,14 @@ func (e *env) restConfig(t *testing.T, hub string) *rest.Config {
 // restConfigFrom is restConfig for the tree generated into out.
 func restConfigFrom(t *testing.T, out, hub string) *rest.Config {
 	t.Helper()
-	cluster, err := db.SecretToCluster(generatedSecret(t, filepath.Join(out, "upstream", hub, "cluster-down.yaml")))
+	return restConfigFor(t, out, hub, "down")
+}
+
+// restConfigFor is what ArgoCD builds from the cluster Secret of downstream
+// down in the tree generated into out.
+func restConfigFor(t *testing.T, out, hub, down string) *rest.Config {
+	t.Helper()
+	cluster, err := db.SecretToCluster(generatedSecret(t, filepath.Join(out, "upstream", hub, "cluster-"+down+".yaml")))
 	must(t, err)
 	cfg, err := cluster.RawRestConfig()
 	must(t, err)

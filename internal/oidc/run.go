@@ -96,9 +96,16 @@ func Token(o plugin.OIDCTokenOptions, env plugin.Env) (credential.Token, error) 
 		return credential.Token{}, fmt.Errorf("the %s %s issued is for audience %q, not %q: let client %q ask for audience %q (the provider's allowed audiences of the client, or an audience mapper)",
 			o.Token, o.Issuer, c.Audience, o.Audience, o.ClientID, o.Audience)
 	}
-	if now := env.Now(); !now.Before(c.Expiry) {
+	now := env.Now()
+	if !now.Before(c.Expiry) {
 		return credential.Token{}, fmt.Errorf("the %s %s issued expired at %s, before it was used (now %s): this machine's clock is far from the provider's",
 			o.Token, o.Issuer, c.Expiry.UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339))
+	}
+	// A token that ends within the skew would have client-go run the
+	// plugin again at once, and hammer the provider.
+	if left := c.Expiry.Sub(now); left <= o.Policy.Skew {
+		return credential.Token{}, fmt.Errorf("the %s %s issued ends in %v (exp %s), within --skew %v: raise client %q's access-token lifespan at the provider to minutes at least",
+			o.Token, o.Issuer, left.Truncate(time.Millisecond), c.Expiry.UTC().Format(time.RFC3339), o.Policy.Skew, o.ClientID)
 	}
 	return tok, nil
 }

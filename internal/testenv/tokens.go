@@ -42,6 +42,11 @@ func (a *APIServer) RequestToken(ctx context.Context, namespace, sa, audience st
 	return a.requestToken(ctx, namespace, sa, map[string]any{"audiences": []string{audience}, "expirationSeconds": seconds})
 }
 
+// RequestTokenAudiences is RequestToken for a token of several audiences.
+func (a *APIServer) RequestTokenAudiences(ctx context.Context, namespace, sa string, audiences []string, seconds int64) (string, error) {
+	return a.requestToken(ctx, namespace, sa, map[string]any{"audiences": audiences, "expirationSeconds": seconds})
+}
+
 // CreatePod creates a pod of the service account sa and returns its uid. No
 // kubelet runs it: it stays Pending, which is all a token bound to it needs.
 func (a *APIServer) CreatePod(ctx context.Context, namespace, name, sa string) (string, error) {
