@@ -121,9 +121,13 @@ func TestIdentityProviderRefused(t *testing.T) {
 			path: "upstream.identityProvider.issuer", want: []string{"must be https"}},
 		{name: "issuer missing", yaml: cc(), edit: func(t *testing.T, f *Federation) { f.Upstream.IdentityProvider.Issuer = "" },
 			path: "upstream.identityProvider.issuer", want: []string{"required"}},
-		{name: "issuer with query", yaml: cc(), edit: func(t *testing.T, f *Federation) { f.Upstream.IdentityProvider.Issuer = "https://login.example.com?realm=x" },
+		{name: "issuer with query", yaml: cc(), edit: func(t *testing.T, f *Federation) {
+			f.Upstream.IdentityProvider.Issuer = "https://login.example.com?realm=x"
+		},
 			path: "upstream.identityProvider.issuer", want: []string{"no query or fragment"}},
-		{name: "issuer not canonical", yaml: cc(), edit: func(t *testing.T, f *Federation) { f.Upstream.IdentityProvider.Issuer = "https://login.example.com//realms" },
+		{name: "issuer not canonical", yaml: cc(), edit: func(t *testing.T, f *Federation) {
+			f.Upstream.IdentityProvider.Issuer = "https://login.example.com//realms"
+		},
 			path: "upstream.identityProvider.issuer", want: []string{"not a canonical https URL"}},
 		{name: "issuer is the hub's", yaml: cc(), edit: func(t *testing.T, f *Federation) { f.Upstream.IdentityProvider.Issuer = "https://HUB.example.com/" },
 			path: "upstream.identityProvider.issuer", want: []string{"is upstream.issuer", "for a different issuer"}},
