@@ -179,11 +179,11 @@ func oidcTokenOptions(p *config.IdentityProvider, d *config.Downstream) plugin.O
 	o := plugin.DefaultOIDCTokenOptions()
 	o.Issuer, o.ClientID, o.Audience = p.Issuer, p.ClientID, d.Audience
 	o.Scope = strings.Join(p.Scopes, " ")
-	o.CAFile = p.CAFile()
+	o.CAFile = p.CAPath()
 	switch p.Grant {
 	case config.GrantClientCredentials:
 		o.Grant = plugin.GrantClientCredentials
-		o.ClientSecretFile = p.ClientSecretFile()
+		o.ClientSecretFile = p.ClientSecretPath()
 	case config.GrantJWTBearer:
 		o.Grant = plugin.GrantJWTBearer
 		o.AssertionAudience = p.AssertionAudience

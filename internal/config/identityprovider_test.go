@@ -60,10 +60,10 @@ func TestIdentityProviderDefaults(t *testing.T) {
 		if n := len(f.Projected()) + len(f.TokenRequested()); n != 0 {
 			t.Errorf("%d downstreams with hub tokens", n)
 		}
-		if got := p.ClientSecretFile(); got != ClientSecretDir+"/client-secret" {
+		if got := p.ClientSecretPath(); got != ClientSecretDir+"/client-secret" {
 			t.Errorf("ClientSecretFile = %q", got)
 		}
-		if got := p.CAFile(); got != "" {
+		if got := p.CAPath(); got != "" {
 			t.Errorf("CAFile with system roots = %q", got)
 		}
 		// Both of ArgoCD's grants bind the one client.
@@ -88,11 +88,11 @@ func TestIdentityProviderDefaults(t *testing.T) {
 			t.Fatal(err)
 		}
 		p := f.Upstream.IdentityProvider
-		if p.ClientSecret != nil || p.ClientSecretFile() != "" {
+		if p.ClientSecret != nil || p.ClientSecretPath() != "" {
 			t.Errorf("JWTBearer got a client secret: %+v", p.ClientSecret)
 		}
-		if p.PEM() == "" || p.CAFile() != OIDCCADir+"/ca.crt" {
-			t.Errorf("CA not resolved: PEM %d bytes, CAFile %q", len(p.PEM()), p.CAFile())
+		if p.PEM() == "" || p.CAPath() != OIDCCADir+"/ca.crt" {
+			t.Errorf("CA not resolved: PEM %d bytes, CAFile %q", len(p.PEM()), p.CAPath())
 		}
 		if f.AssertionAudience() != "https://login.example.com/oauth2/token" || f.UsernameClaim() != "client_id" {
 			t.Errorf("AssertionAudience %q, UsernameClaim %q", f.AssertionAudience(), f.UsernameClaim())

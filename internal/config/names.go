@@ -66,18 +66,18 @@ const (
 // the namespace of upstream workload name.
 func WorkloadOIDCCAConfigMap(name string) string { return OIDCCAConfigMap + "-" + name }
 
-// ClientSecretFile is the path of the client secret in the pods ("" unless
+// ClientSecretPath is the path of the client secret in the pods ("" unless
 // grant ClientCredentials).
-func (p *IdentityProvider) ClientSecretFile() string {
+func (p *IdentityProvider) ClientSecretPath() string {
 	if p.Grant != GrantClientCredentials || p.ClientSecret == nil {
 		return ""
 	}
 	return ClientSecretDir + "/" + p.ClientSecret.Key
 }
 
-// CAFile is the path of the provider's CA in the pods ("" with
+// CAPath is the path of the provider's CA in the pods ("" with
 // useSystemRoots).
-func (p *IdentityProvider) CAFile() string {
+func (p *IdentityProvider) CAPath() string {
 	if p.UseSystemRoots {
 		return ""
 	}

@@ -253,6 +253,7 @@ const clockSkew = 5 * time.Minute
 // resolveCA checks that exactly one trust source is given, loads the PEM and
 // checks that at least one of its certificates is valid now.
 func (f *Federation) resolveCA(errs *Errors, p string, ca *CertificateAuthority, what string) {
+	ca.pem = "" // resolved anew: a config completed again after an edit keeps no stale bundle
 	n := 0
 	for _, set := range []bool{ca.CAFile != "", ca.CA != "", ca.UseSystemRoots} {
 		if set {
