@@ -240,6 +240,10 @@ func apiServerReadme(name, version string, entries []entry) string {
 	b.WriteString("Flags cannot restrict which service accounts of the hub authenticate: every one of\n")
 	b.WriteString("them with a token for this audience gets in, with only what RBAC grants its user\n")
 	b.WriteString("(and the group `system:authenticated`). The same holds for Gardener's resource below.\n")
+	if len(idps) > 0 {
+		b.WriteString("For a hub trusted through an identity provider, they accept ANY token the provider issues\n")
+		b.WriteString("for this cluster's audience, whoever it was issued to.\n")
+	}
 	if discovery {
 		b.WriteString("Not possible for a hub whose discovery document is published elsewhere (discoveryURL).\n")
 	}
