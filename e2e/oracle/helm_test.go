@@ -46,8 +46,13 @@ func TestHelmChartWithGeneratedValues(t *testing.T) {
 	ch := argoCDChart(t)
 	base := indexRendered(t, renderChart(t, ch, nil))
 	for _, tc := range oracletest.Cases() {
-		if tc.Name != "example" && tc.Name != "token-request" {
-			continue // the example has namespaced, cluster-wide, labelled and projected downstreams; token-request mixes both sources
+		switch tc.Name {
+		case "example", "token-request", "identity-provider-client", "identity-provider-jwt":
+			// The example has namespaced, cluster-wide, labelled and
+			// projected downstreams; token-request mixes both sources; the
+			// identity provider's add the client secret and the CA.
+		default:
+			continue
 		}
 		out := oracletest.Generate(t, bin, root, tc.Config)
 		values, err := os.ReadFile(filepath.Join(out, "upstream", tc.Upstream, "helm-values.yaml"))
@@ -73,13 +78,14 @@ func TestHelmChartWithGeneratedValues(t *testing.T) {
 			})
 		}
 		t.Run("extraObjects", func(t *testing.T) {
-			// The token-request source's objects, rendered by the chart from
-			// extraObjects, exactly as the Component's files hold them.
+			// The token-request source's objects and the provider's CA,
+			// rendered by the chart from extraObjects, exactly as the
+			// Component's files hold them.
 			var files []byte
-			for _, name := range []string{"token-request.yaml", "token-audiences.yaml"} {
+			for _, name := range []string{"token-request.yaml", "token-audiences.yaml", "oidc-ca.yaml"} {
 				b, err := os.ReadFile(filepath.Join(out, "upstream", tc.Upstream, name))
-				if errors.Is(err, fs.ErrNotExist) && !tc.HasTokenRequest() {
-					continue
+				if errors.Is(err, fs.ErrNotExist) {
+					continue // the count below says whether it should be there
 				}
 				if err != nil {
 					t.Fatal(err)
@@ -87,9 +93,19 @@ func TestHelmChartWithGeneratedValues(t *testing.T) {
 				files = append(append(files, b...), "\n---\n"...)
 			}
 			want := indexRendered(t, string(files))
-			if tc.HasTokenRequest() && len(want) != 7 {
-				t.Errorf("want 2 Roles, 2 RoleBindings, the admission policy, its binding and the ConfigMap; the files hold %d objects", len(want))
+			// 2 Roles, 2 RoleBindings, the admission policy, its binding and
+			// the audiences ConfigMap; the provider's CA ConfigMap.
+			wantN := 0
+			if tc.HasTokenRequest() {
+				wantN += 7
 			}
+			if p := tc.IdentityProvider; p != nil && p.CAFile != "" {
+				wantN++
+			}
+			if len(want) != wantN {
+				t.Errorf("want %d objects (token-request's, the provider's CA); the files hold %d", wantN, len(want))
+			}
+
 			for id, doc := range want {
 				g, ok := built[id]
 				if !ok {

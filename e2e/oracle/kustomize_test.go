@@ -126,10 +126,7 @@ func checkDownstreamRBAC(t *testing.T, tc oracletest.Case, c oracletest.Downstre
 		}
 	}
 
-	users := []string{
-		c.UsernamePrefix + "system:serviceaccount:" + oracletest.ArgoCDNamespace + ":" + tc.ControllerSA,
-		c.UsernamePrefix + "system:serviceaccount:" + oracletest.ArgoCDNamespace + ":" + tc.ServerSA,
-	}
+	users := tc.Users(c)
 	var want []binding
 	for _, u := range users {
 		if c.ClusterWide() {
@@ -251,12 +248,14 @@ func TestKustomizeComponentOnArgoCDInstall(t *testing.T) {
 					}
 				}
 				var want []string
-				tokenRequest := false
 				for _, c := range tc.Clusters {
 					want = append(want, fmt.Sprint(resourceID{"Secret", oracletest.ArgoCDNamespace, c.SecretName}))
-					tokenRequest = tokenRequest || c.TokenRequest
 				}
-				if tokenRequest {
+				if p := tc.IdentityProvider; p != nil && p.CAFile != "" {
+					// The provider's CA; never a Secret of the client's.
+					want = append(want, fmt.Sprint(resourceID{"ConfigMap", oracletest.ArgoCDNamespace, oracletest.OIDCCAConfigMap}))
+				}
+				if tc.HasTokenRequest() {
 					// The token-request source's objects. kustomize's namespace
 					// transformer does not know that the admission policy and its
 					// binding are cluster-scoped; the API server drops the field.
@@ -310,6 +309,9 @@ func checkWorkload(t *testing.T, tc oracletest.Case, containerName string, base,
 		}
 	} else {
 		wantAdded = append(wantAdded, checkTokenVolume(t, tc, containerName, main, got))
+	}
+	if tc.IdentityProvider != nil {
+		wantAdded = append(wantAdded, checkIdentityProviderVolumes(t, tc, containerName, main, got)...)
 	}
 
 	// The plugin's delivery.
@@ -397,6 +399,52 @@ func checkWorkload(t *testing.T, tc oracletest.Case, containerName string, base,
 	}
 }
 
+// checkIdentityProviderVolumes checks what the pods get for the identity
+// provider: the user's Secret of the client secret (only its key, not
+// optional) with client-credentials, the provider's CA ConfigMap unless it
+// is publicly trusted, each mounted read-only where the plugin's arguments
+// say. It returns the volumes' names.
+func checkIdentityProviderVolumes(t *testing.T, tc oracletest.Case, containerName string, main *corev1.Container, got *corev1.PodSpec) []string {
+	p := tc.IdentityProvider
+	var names []string
+	secretMount := mount(main.VolumeMounts, oracletest.ClientSecretDir)
+	if !p.ClientCredentials() {
+		if secretMount != nil {
+			t.Errorf("grant %s, yet %s mounts %s at %s", p.Grant, containerName, secretMount.Name, oracletest.ClientSecretDir)
+		}
+	} else if secretMount == nil {
+		t.Errorf("container %s mounts nothing at %s (the client secret)", containerName, oracletest.ClientSecretDir)
+	} else {
+		v := volume(got.Volumes, secretMount.Name)
+		switch {
+		case !secretMount.ReadOnly:
+			t.Errorf("the client secret is mounted read-write")
+		case v == nil || v.Secret == nil:
+			t.Errorf("volume %s at %s is not a Secret volume: %+v", secretMount.Name, oracletest.ClientSecretDir, v)
+		case v.Secret.SecretName != p.SecretName || len(v.Secret.Items) != 1 || v.Secret.Items[0].Key != p.SecretKey || v.Secret.Items[0].Path != p.SecretKey:
+			t.Errorf("client secret volume %+v: want Secret %s, only its key %s", v.Secret, p.SecretName, p.SecretKey)
+		case v.Secret.Optional != nil && *v.Secret.Optional:
+			t.Errorf("the client secret volume is optional: a pod without the Secret would start and fail every sync")
+		}
+		names = append(names, secretMount.Name)
+	}
+	caMount := mount(main.VolumeMounts, oracletest.OIDCCADir)
+	if p.CAFile == "" {
+		if caMount != nil {
+			t.Errorf("system roots, yet %s mounts %s at %s", containerName, caMount.Name, oracletest.OIDCCADir)
+		}
+	} else if caMount == nil {
+		t.Errorf("container %s mounts nothing at %s (the provider's CA)", containerName, oracletest.OIDCCADir)
+	} else {
+		v := volume(got.Volumes, caMount.Name)
+		if !caMount.ReadOnly || v == nil || v.ConfigMap == nil || v.ConfigMap.Name != oracletest.OIDCCAConfigMap {
+			t.Errorf("the provider's CA at %s: mount %+v, volume %+v; want ConfigMap %s read-only", oracletest.OIDCCADir, caMount, v, oracletest.OIDCCAConfigMap)
+		}
+		names = append(names, caMount.Name)
+	}
+	return names
+}
+
 // checkTokenVolume checks the projected tokens: one source per distinct
 // audience, mounted read-only at the configured path. It returns the
 // volume's name.
@@ -475,9 +523,9 @@ func checkBuiltSecrets(t *testing.T, tc oracletest.Case, built map[resourceID]or
 			t.Errorf("Secret %s: no execProviderConfig", s.Name)
 			continue
 		}
-		if c.TokenRequest {
+		if c.TokenRequest || tc.IdentityProvider != nil {
 			if diff := cmp.Diff(tc.ExecArgs(c), e.Args); diff != "" {
-				t.Errorf("Secret %s: the plugin's token-request arguments (-want +got):\n%s", s.Name, diff)
+				t.Errorf("Secret %s: the plugin's arguments (-want +got):\n%s", s.Name, diff)
 			}
 			continue
 		}

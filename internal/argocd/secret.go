@@ -154,9 +154,13 @@ func Exec(f *config.Federation, d *config.Downstream) *ExecProviderConfig {
 }
 
 // pluginArgs is the plugin's command line for d: token-file on the
-// projected token, or token-request for d's audience.
+// projected token, token-request for d's audience, or oidc-token from the
+// identity provider.
 func pluginArgs(f *config.Federation, d *config.Downstream) []string {
 	u := &f.Upstream
+	if p := u.IdentityProvider; p != nil && d.UsesIdentityProvider() {
+		return oidcTokenOptions(p, d).Args()
+	}
 	if d.UsesTokenRequest() {
 		o := plugin.DefaultTokenRequestOptions()
 		o.Audience, o.Issuer, o.ExpirationSeconds = d.Audience, u.Issuer, u.Token.ExpirationSeconds
@@ -166,6 +170,25 @@ func pluginArgs(f *config.Federation, d *config.Downstream) []string {
 		File: f.TokenPath(d), Audience: d.Audience, Issuer: u.Issuer,
 		Policy: credential.DefaultPolicy(),
 	}.Args()
+}
+
+// oidcTokenOptions are oidc-token's options for d: the provider's token for
+// d's audience, by the grant the config names; the client secret and the
+// CA are files mounted in the pods (config.ClientSecretDir, config.OIDCCADir).
+func oidcTokenOptions(p *config.IdentityProvider, d *config.Downstream) plugin.OIDCTokenOptions {
+	o := plugin.DefaultOIDCTokenOptions()
+	o.Issuer, o.ClientID, o.Audience = p.Issuer, p.ClientID, d.Audience
+	o.Scope = strings.Join(p.Scopes, " ")
+	o.CAFile = p.CAPath()
+	switch p.Grant {
+	case config.GrantClientCredentials:
+		o.Grant = plugin.GrantClientCredentials
+		o.ClientSecretFile = p.ClientSecretPath()
+	case config.GrantJWTBearer:
+		o.Grant = plugin.GrantJWTBearer
+		o.AssertionAudience = p.AssertionAudience
+	}
+	return o
 }
 
 func installHint(u *config.Upstream) string {
@@ -199,8 +222,19 @@ func (s *ClusterSecret) TokenRequest() (plugin.TokenRequestOptions, error) {
 	return plugin.ParseTokenRequestArgs(s.Exec.Args)
 }
 
+// OIDCToken is what the plugin's command line in Exec says when it runs
+// oidc-token. It fails when Exec does not run oidc-token or its arguments
+// do not parse as the plugin parses them.
+func (s *ClusterSecret) OIDCToken() (plugin.OIDCTokenOptions, error) {
+	if s.Exec == nil {
+		return plugin.OIDCTokenOptions{}, fmt.Errorf("no execProviderConfig")
+	}
+	return plugin.ParseOIDCTokenArgs(s.Exec.Args)
+}
+
 // PluginCommand is the plugin command Exec runs (token-file,
-// token-request), or "" when there is no exec config or no argument.
+// token-request, oidc-token), or "" when there is no exec config or no
+// argument.
 func (s *ClusterSecret) PluginCommand() string {
 	if s.Exec == nil || len(s.Exec.Args) == 0 {
 		return ""

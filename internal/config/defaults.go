@@ -42,6 +42,18 @@ func (f *Federation) Default() {
 	}
 	defaultWorkload(&u.ArgoCD.Controller, KindStatefulSet, DefaultControllerName)
 	defaultWorkload(&u.ArgoCD.Server, KindDeployment, DefaultServerName)
+	if p := u.IdentityProvider; p != nil {
+		// Every downstream's token comes from the provider.
+		setDefault(&u.Token.Source, SourceIdentityProvider)
+		setDefault(&p.UsernameClaim, "sub")
+		if p.Grant == GrantClientCredentials {
+			if p.ClientSecret == nil {
+				p.ClientSecret = &ClientSecretRef{}
+			}
+			setDefault(&p.ClientSecret.SecretName, DefaultClientSecretName)
+			setDefault(&p.ClientSecret.Key, DefaultClientSecretKey)
+		}
+	}
 	setDefault(&u.Token.Source, SourceProjected)
 	setDefault(&u.Token.MountPath, DefaultTokenMountPath)
 	if u.Token.ExpirationSeconds == 0 {
@@ -62,10 +74,15 @@ func (f *Federation) Default() {
 	}
 	for i := range f.Downstreams {
 		d := &f.Downstreams[i]
-		if u.Token.SharedAudience != "" {
+		if u.Token.SharedAudience != "" && u.IdentityProvider == nil {
 			setDefault(&d.Audience, u.Token.SharedAudience)
 		}
 		setDefault(&d.Audience, d.Name)
+		if u.IdentityProvider != nil {
+			// Not u.Token.Source: a source given there is refused, not
+			// inherited.
+			setDefault(&d.TokenSource, SourceIdentityProvider)
+		}
 		setDefault(&d.TokenSource, u.Token.Source)
 		if u.Name != "" {
 			setDefault(&d.UsernamePrefix, u.Name+":")

@@ -21,9 +21,13 @@ type Grant struct {
 	Workload Workload
 	// UpstreamWorkload is the upstream workload (workloads' grants only).
 	UpstreamWorkload *UpstreamWorkload
-	// Subject is the sub claim of the identity's tokens.
+	// Subject is the sub claim of the identity's service-account tokens.
 	Subject string
-	// User is the username the downstream maps the identity's tokens to.
+	// User is the username the downstream maps the identity's tokens to:
+	// the prefix and Federation.Identity of Subject. With an identity
+	// provider's grant ClientCredentials that is the client id, the same
+	// user for the controller and the server (the server then holds the
+	// controller's rights too; JWTBearer keeps them apart).
 	User string
 	// Role is the role as the config gives it.
 	Role Role
@@ -89,7 +93,7 @@ func (f *Federation) WorkloadGrants(d *Downstream) []Grant {
 func (f *Federation) grant(d *Downstream, who, sub string, role Role, namespaces []string, clusterWide bool) Grant {
 	name := "argocd-k8s-federate:" + f.Upstream.Name + ":" + who
 	g := Grant{
-		Who: who, Subject: sub, User: d.UsernamePrefix + sub, Role: role,
+		Who: who, Subject: sub, User: d.UsernamePrefix + f.Identity(sub), Role: role,
 		RoleName: role.clusterRoleName(name), BindingName: name, ClusterWide: clusterWide,
 	}
 	if !clusterWide {

@@ -41,6 +41,100 @@ func (p Plugin) CommandPath() string {
 	return p.Dir + "/" + plugin.Name
 }
 
+// The identity provider's files in the pods that reach its downstreams, and
+// the objects they come from.
+const (
+	// DefaultClientSecretName and DefaultClientSecretKey are the Secret (in
+	// upstream.argocd.namespace, created by the user) and its key that hold
+	// the client secret of grant ClientCredentials.
+	DefaultClientSecretName = "argocd-k8s-federate-oidc-client"
+	DefaultClientSecretKey  = "client-secret"
+	// ClientSecretVolume is the pods' volume of that Secret, mounted
+	// read-only at ClientSecretDir.
+	ClientSecretVolume = "argocd-k8s-federate-oidc-client"
+	ClientSecretDir    = "/var/run/secrets/argocd-k8s-federate-oidc"
+	// OIDCCAConfigMap is the generated ConfigMap (in upstream/<hub>/) that
+	// holds the provider's CA under OIDCCAKey; OIDCCAVolume mounts it
+	// read-only at OIDCCADir.
+	OIDCCAConfigMap = "argocd-k8s-federate-oidc-ca"
+	OIDCCAKey       = "ca.crt"
+	OIDCCAVolume    = "argocd-k8s-federate-oidc-ca"
+	OIDCCADir       = "/etc/argocd-k8s-federate/oidc-ca"
+)
+
+// WorkloadOIDCCAConfigMap is the ConfigMap that holds the provider's CA in
+// the namespace of upstream workload name.
+func WorkloadOIDCCAConfigMap(name string) string { return OIDCCAConfigMap + "-" + name }
+
+// ClientSecretPath is the path of the client secret in the pods ("" unless
+// grant ClientCredentials).
+func (p *IdentityProvider) ClientSecretPath() string {
+	if p.Grant != GrantClientCredentials || p.ClientSecret == nil {
+		return ""
+	}
+	return ClientSecretDir + "/" + p.ClientSecret.Key
+}
+
+// CAPath is the path of the provider's CA in the pods ("" with
+// useSystemRoots).
+func (p *IdentityProvider) CAPath() string {
+	if p.UseSystemRoots {
+		return ""
+	}
+	return OIDCCADir + "/" + OIDCCAKey
+}
+
+// IdentityProvider is upstream.identityProvider, or nil.
+func (f *Federation) IdentityProvider() *IdentityProvider { return f.Upstream.IdentityProvider }
+
+// AssertionAudience is the audience of the jwt-bearer assertions the hub's
+// service accounts request for themselves (grant JWTBearer), else "".
+func (f *Federation) AssertionAudience() string {
+	if p := f.IdentityProvider(); p != nil && p.Grant == GrantJWTBearer {
+		return p.AssertionAudience
+	}
+	return ""
+}
+
+// Identity is the value of the username claim the downstreams see in the
+// tokens of the hub's identity whose service-account subject is sub: sub
+// itself, or with grant ClientCredentials the client id (every identity of
+// the hub is the one client). Grants make their User of it.
+func (f *Federation) Identity(sub string) string {
+	if p := f.IdentityProvider(); p != nil && p.Grant == GrantClientCredentials {
+		return p.ClientID
+	}
+	return sub
+}
+
+// TrustedIssuer is the issuer the downstreams trust: the identity
+// provider's, or the hub's own.
+func (f *Federation) TrustedIssuer() string {
+	if p := f.IdentityProvider(); p != nil {
+		return p.Issuer
+	}
+	return f.Upstream.Issuer
+}
+
+// UsernameClaim is the claim the downstreams map to the username: sub, or
+// identityProvider.usernameClaim.
+func (f *Federation) UsernameClaim() string {
+	if p := f.IdentityProvider(); p != nil && p.UsernameClaim != "" {
+		return p.UsernameClaim
+	}
+	return "sub"
+}
+
+// UsesIdentityProvider reports whether the plugin gets d's tokens from
+// upstream.identityProvider (oidc-token).
+func (d *Downstream) UsesIdentityProvider() bool { return d.TokenSource == SourceIdentityProvider }
+
+// UsesProjected reports whether d's tokens are projected into the pods
+// (token-file): the default source.
+func (d *Downstream) UsesProjected() bool {
+	return !d.UsesTokenRequest() && !d.UsesIdentityProvider()
+}
+
 // UsesTokenRequest reports whether the plugin asks the TokenRequest API for
 // d's tokens (token-request) rather than reading a projected token.
 func (d *Downstream) UsesTokenRequest() bool { return d.TokenSource == SourceTokenRequest }
@@ -50,7 +144,7 @@ func (d *Downstream) UsesTokenRequest() bool { return d.TokenSource == SourceTok
 func (f *Federation) Projected() []*Downstream {
 	var out []*Downstream
 	for i := range f.Downstreams {
-		if d := &f.Downstreams[i]; !d.UsesTokenRequest() {
+		if d := &f.Downstreams[i]; d.UsesProjected() {
 			out = append(out, d)
 		}
 	}

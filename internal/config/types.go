@@ -64,10 +64,70 @@ type Upstream struct {
 	ArgoCD ArgoCD `json:"argocd"`
 	Token  Token  `json:"token"`
 	Plugin Plugin `json:"plugin"`
+	// IdentityProvider, when set, is the company's OpenID provider that
+	// every downstream of this upstream trusts instead of the issuer above:
+	// the plugin gets each downstream's token from it (oidc-token).
+	IdentityProvider *IdentityProvider `json:"identityProvider,omitempty"`
 	// Workloads are other workloads of the upstream that reach downstreams
 	// with a kubeconfig (a CI runner, a reporting CronJob): each gets a
 	// Component and a kubeconfig; downstreams[].access.workloads grant them.
 	Workloads []UpstreamWorkload `json:"workloads,omitempty"`
+}
+
+// The grants of upstream.identityProvider.grant: how the hub gets a token
+// from the provider.
+const (
+	// GrantJWTBearer: RFC 7523, a service-account token of the hub is the
+	// assertion (the provider trusts the hub's issuer); no secret anywhere,
+	// and each service account keeps its own identity.
+	GrantJWTBearer = "JWTBearer"
+	// GrantClientCredentials: one client of the provider, its secret in a
+	// Secret the user creates; every identity of the hub is that client.
+	GrantClientCredentials = "ClientCredentials"
+	// GrantRefreshToken is refused for the hub (see validate.go): the
+	// plugin's oidc-token --grant refresh-token is for tooling outside it.
+	GrantRefreshToken = "RefreshToken"
+)
+
+// IdentityProviderGrants are the values upstream.identityProvider.grant
+// accepts.
+var IdentityProviderGrants = []string{GrantJWTBearer, GrantClientCredentials}
+
+// IdentityProvider is an OpenID provider (Keycloak, Entra ID, Okta, Hydra)
+// that the downstreams trust: the plugin asks it for each downstream's
+// token, and the downstream API servers verify its tokens.
+type IdentityProvider struct {
+	// Issuer is the provider's issuer URL: https, exactly the iss claim of
+	// its tokens. Never upstream.issuer.
+	Issuer string `json:"issuer"`
+	// The CA that verifies the provider's TLS certificate (in the hub's
+	// pods and in the downstream API servers).
+	CertificateAuthority `json:",inline"`
+	// Grant is JWTBearer or ClientCredentials. Required.
+	Grant string `json:"grant"`
+	// ClientID is the provider's client the hub uses. Required.
+	ClientID string `json:"clientID"`
+	// ClientSecret is where the client secret is (ClientCredentials only):
+	// a Secret the user creates in upstream.argocd.namespace; this tool
+	// never generates it. Defaulted with ClientCredentials.
+	ClientSecret *ClientSecretRef `json:"clientSecret,omitempty"`
+	// AssertionAudience is the aud the provider wants in the jwt-bearer
+	// assertion (JWTBearer only, required there).
+	AssertionAudience string `json:"assertionAudience,omitempty"`
+	// Scopes are the token request's scope parameter (joined with spaces).
+	Scopes []string `json:"scopes,omitempty"`
+	// UsernameClaim is the claim the downstreams take the username from.
+	// Default sub.
+	UsernameClaim string `json:"usernameClaim,omitempty"`
+}
+
+// ClientSecretRef names the key of a Secret in upstream.argocd.namespace
+// that holds the client secret.
+type ClientSecretRef struct {
+	// SecretName of the Secret. Default argocd-k8s-federate-oidc-client.
+	SecretName string `json:"secretName,omitempty"`
+	// Key of the client secret in the Secret. Default client-secret.
+	Key string `json:"key,omitempty"`
 }
 
 // Kinds of the pod templates an upstream workload may have.
@@ -169,6 +229,10 @@ const (
 	// pod template; the service accounts get "create" on their own
 	// serviceaccounts/token and admission limits the audiences.
 	SourceTokenRequest = "TokenRequest"
+	// SourceIdentityProvider: the plugin gets the token from
+	// upstream.identityProvider (oidc-token). Filled in by the defaults
+	// when identityProvider is set, never written by hand.
+	SourceIdentityProvider = "IdentityProvider"
 )
 
 // Token configures the service-account tokens the downstreams accept.

@@ -46,8 +46,17 @@ var TokenSources = []string{SourceProjected, SourceTokenRequest}
 
 func checkTokenSource(errs *Errors, p, v string) {
 	if !slices.Contains(TokenSources, v) {
-		errs.add(p, "is %q; must be %s (the kubelet projects one token per audience into the ArgoCD pods) or %s (the plugin asks the API server for each token; adding a downstream restarts nothing)", v, SourceProjected, SourceTokenRequest)
+		errs.add(p, "is %q; must be %s (the kubelet projects one token per audience into the ArgoCD pods) or %s (the plugin asks the API server for each token; adding a downstream restarts nothing)%s", v, SourceProjected, SourceTokenRequest, sourceNote(v))
 	}
+}
+
+// sourceNote explains the source an identity provider implies, when it is
+// written by hand.
+func sourceNote(v string) string {
+	if v == SourceIdentityProvider {
+		return "; " + SourceIdentityProvider + " is implied by upstream.identityProvider, never written by hand"
+	}
+	return ""
 }
 
 // Presets are the reviewed roles shipped in rbac/.
@@ -108,7 +117,7 @@ func (f *Federation) validate(errs *Errors) {
 			continue
 		}
 		audiences[d.Audience] = i
-		if d.UsesTokenRequest() {
+		if !d.UsesProjected() {
 			continue // no token file
 		}
 		file := plugin.TokenFileName(d.Audience)
@@ -133,6 +142,7 @@ func (f *Federation) validateUpstream(errs *Errors, p string) {
 		}
 	}
 	f.resolveCA(errs, p, &u.CertificateAuthority, "the issuer's TLS certificate (or the discoveryURL's)")
+	f.validateIdentityProvider(errs, path(p, "identityProvider"))
 
 	a := &u.ArgoCD
 	checkDNSLabel(errs, path(p, "argocd.namespace"), a.Namespace, `the namespace ArgoCD runs in, e.g. "argocd"`)
@@ -149,7 +159,9 @@ func (f *Federation) validateUpstream(errs *Errors, p string) {
 	}
 
 	t := &u.Token
-	checkTokenSource(errs, path(p, "token.source"), t.Source)
+	if u.IdentityProvider == nil {
+		checkTokenSource(errs, path(p, "token.source"), t.Source)
+	}
 	checkAbsPath(errs, path(p, "token.mountPath"), t.MountPath)
 	if t.ExpirationSeconds < MinExpirationSeconds || t.ExpirationSeconds > MaxExpirationSeconds {
 		errs.add(path(p, "token.expirationSeconds"), "is %d; must be between %d (the kubelet's minimum) and %d", t.ExpirationSeconds, MinExpirationSeconds, MaxExpirationSeconds)
@@ -202,7 +214,9 @@ func (f *Federation) validateDownstream(errs *Errors, p string, d *Downstream) {
 		checkAudience(errs, path(p, "audience"), d.Audience)
 	}
 	checkPrefix(errs, path(p, "usernamePrefix"), d.UsernamePrefix)
-	checkTokenSource(errs, path(p, "tokenSource"), d.TokenSource)
+	if f.Upstream.IdentityProvider == nil {
+		checkTokenSource(errs, path(p, "tokenSource"), d.TokenSource)
+	}
 
 	a := &d.Access
 	ap := path(p, "access")
@@ -239,6 +253,7 @@ const clockSkew = 5 * time.Minute
 // resolveCA checks that exactly one trust source is given, loads the PEM and
 // checks that at least one of its certificates is valid now.
 func (f *Federation) resolveCA(errs *Errors, p string, ca *CertificateAuthority, what string) {
+	ca.pem = "" // resolved anew: a config completed again after an edit keeps no stale bundle
 	n := 0
 	for _, set := range []bool{ca.CAFile != "", ca.CA != "", ca.UseSystemRoots} {
 		if set {
@@ -558,6 +573,7 @@ func ValidateSet(feds []*Federation) error {
 		name   string
 		prefix string
 		authn  string
+		issuer string
 	}
 	byName := map[string][]seenDownstream{}
 	byServer := map[string]string{}
@@ -591,11 +607,14 @@ func ValidateSet(feds []*Federation) error {
 				if s.prefix == d.UsernamePrefix {
 					errs.add(p+".usernamePrefix", "%q is also the prefix of the hub in %s on this downstream: both hubs' service accounts would map to the same users; give each hub its own prefix", d.UsernamePrefix, s.src)
 				}
+				if s.issuer == urlKey(f.TrustedIssuer()) {
+					errs.add(p, "this hub and the one in %s have downstreams trust the same issuer %s: one API server takes each issuer once; let one hub deploy into this downstream", s.src, f.TrustedIssuer())
+				}
 				if s.authn != d.APIServer.AuthenticationConfigVersion {
 					errs.add(p+".apiServer.authenticationConfigVersion", "is %s here and %s in %s; one API server reads one version", d.APIServer.AuthenticationConfigVersion, s.authn, s.src)
 				}
 			}
-			byName[d.Name] = append(byName[d.Name], seenDownstream{src: src, server: key, name: d.Name, prefix: d.UsernamePrefix, authn: d.APIServer.AuthenticationConfigVersion})
+			byName[d.Name] = append(byName[d.Name], seenDownstream{src: src, server: key, name: d.Name, prefix: d.UsernamePrefix, authn: d.APIServer.AuthenticationConfigVersion, issuer: urlKey(f.TrustedIssuer())})
 		}
 	}
 	return errs.err()
@@ -617,6 +636,9 @@ func (f *Federation) Warnings() []string {
 		}
 	}
 	w = append(w, f.workloadWarnings()...)
+	if p := f.Upstream.IdentityProvider; p != nil {
+		w = append(f.caWarnings("upstream.identityProvider", p.CertificateAuthority), w...)
+	}
 	w = append(f.caWarnings("upstream", f.Upstream.CertificateAuthority), w...)
 	return w
 }

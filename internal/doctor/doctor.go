@@ -20,6 +20,7 @@ import (
 
 	"github.com/argocd-k8s-federate/argocd-k8s-federate/internal/argocd"
 	"github.com/argocd-k8s-federate/argocd-k8s-federate/internal/config"
+	"github.com/argocd-k8s-federate/argocd-k8s-federate/internal/plugin"
 )
 
 // The checks, in the order they run and are reported.
@@ -151,6 +152,10 @@ type Target struct {
 	TokenFile string
 	Audience  string
 	Issuer    string
+	// IdentityProvider is the issuer of the OpenID provider the plugin gets
+	// the tokens from (oidc-token), "" otherwise. Only the cluster Secret
+	// is checked for such a downstream yet.
+	IdentityProvider string
 	// ServiceAccount is the service account whose token is checked (the
 	// controller's, or the workload's; "" when unknown), in
 	// ServiceAccountNamespace.
@@ -268,6 +273,17 @@ func (r *runner) failed(check string) bool { return r.status[check] == Fail }
 
 // run runs the checks in order, and no more of them once ctx is done.
 func (r *runner) run(ctx context.Context) {
+	if r.t.IdentityProvider != "" {
+		// oidc-token: the token, the provider's discovery and the
+		// downstream's view of the provider's tokens are not checked yet.
+		why := fmt.Sprintf("not checked yet for %s: the plugin gets this downstream's tokens from the identity provider %s, not from the hub", plugin.OIDCTokenCommand, r.t.IdentityProvider)
+		for _, c := range []string{CheckTokenFile, CheckTokenExpiry, CheckTokenAudience, CheckTokenIssuer, CheckTokenSubject,
+			CheckDiscovery, CheckDiscoveryKeys, CheckDownstreamTLS, CheckDownstreamAuth, CheckUsername, CheckRBAC} {
+			r.add(skip(c, why))
+		}
+		r.checkSecret()
+		return
+	}
 	for _, check := range []func(context.Context){
 		func(context.Context) { r.checkToken() },
 		r.checkDiscovery,

@@ -13,6 +13,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -635,5 +636,51 @@ func TestWorkloadPath(t *testing.T) {
 	res, _ = r.Result(doctor.CheckTokenSubject)
 	if res.Status != doctor.Fail || !strings.Contains(res.Message, "leave out --workload") {
 		t.Errorf("the workload's path with the controller's token: token-subject %s %q", res.Status, res.Message)
+	}
+}
+
+// TestIdentityProviderDownstream: doctor does not check an oidc-token
+// downstream's token yet, and says so; the cluster Secret is compared, and
+// a Secret running oidc-token without a config is no crash either.
+func TestIdentityProviderDownstream(t *testing.T) {
+	w := newWorld(t)
+	f, d := w.config(func(y string) string {
+		return strings.Replace(y, "  token:\n", "  identityProvider:\n    issuer: https://login.example.com/realms/platform\n    useSystemRoots: true\n    grant: ClientCredentials\n    clientID: argocd-hub\n  token:\n", 1)
+	})
+	tgt := doctor.FromConfig(f, d)
+	if tgt.TokenFile != "" || tgt.IdentityProvider != "https://login.example.com/realms/platform" || tgt.Want.PluginCommand() != "oidc-token" {
+		t.Fatalf("target %+v runs %q", tgt, tgt.Want.PluginCommand())
+	}
+	r := doctor.Run(context.Background(), tgt, w.env())
+	for check, st := range statuses(r) {
+		res, _ := r.Result(check)
+		if check == doctor.CheckClusterSecret {
+			continue
+		}
+		if st != doctor.Skip || !strings.Contains(res.Message, "not checked yet for oidc-token") {
+			t.Errorf("%s: %+v", check, res)
+		}
+	}
+	for _, tc := range []struct {
+		client string
+		status doctor.Status
+	}{{"argocd-hub", doctor.Pass}, {"other", doctor.Fail}} {
+		s := *tgt.Want
+		exec := *s.Exec
+		exec.Args = slices.Clone(exec.Args)
+		exec.Args[slices.Index(exec.Args, "--client-id")+1] = tc.client
+		s.Exec = &exec
+		tgt := doctor.FromConfig(f, d)
+		tgt.Secret = &s
+		r := doctor.Run(context.Background(), tgt, w.env())
+		if res, _ := r.Result(doctor.CheckClusterSecret); res.Status != tc.status ||
+			tc.status == doctor.Fail && !strings.Contains(res.Message, `the plugin's --client-id is "other"`) {
+			t.Errorf("client %s: %+v", tc.client, res)
+		}
+		// Without the config.
+		r = doctor.Run(context.Background(), doctor.FromSecret(&s), w.env())
+		if res, _ := r.Result(doctor.CheckTokenFile); res.Status != doctor.Skip {
+			t.Errorf("from the Secret alone: %+v", res)
+		}
 	}
 }

@@ -33,8 +33,11 @@ func FromConfig(f *config.Federation, d *config.Downstream) *Target {
 		t.DiscoveryURL, t.Published = u.DiscoveryURL, true
 	}
 	t.ServiceAccount, t.ServiceAccountNamespace = u.ArgoCD.Controller.ServiceAccount, u.ArgoCD.Namespace
-	if d.UsesTokenRequest() {
+	if !d.UsesProjected() {
 		t.TokenFile = ""
+	}
+	if p := u.IdentityProvider; p != nil && d.UsesIdentityProvider() {
+		t.IdentityProvider = p.Issuer
 	}
 	for _, g := range f.WorkloadGrants(d) {
 		t.Others[g.Subject] = "it is workload " + g.UpstreamWorkload.Name + "'s: add --workload " + g.UpstreamWorkload.Name
@@ -69,17 +72,23 @@ func FromWorkload(f *config.Federation, d *config.Downstream, w *config.Upstream
 // config.
 func FromSecret(s *argocd.ClusterSecret) *Target {
 	o, _ := argsOf(s)
-	return &Target{
+	t := &Target{
 		Name: orDefault(s.ClusterName, s.Name), Server: s.Server, CAPEM: s.CAData,
 		TokenFile: o.File, Audience: o.Audience, Issuer: o.Issuer,
 		ArgoCDNamespace: s.Namespace, Secret: s,
 	}
+	if o.Command == plugin.OIDCTokenCommand {
+		t.IdentityProvider = orDefault(o.Issuer, "(no --issuer)")
+	}
+	return t
 }
 
 // pluginArgs are the plugin arguments doctor compares, whichever command
 // the Secret runs.
 type pluginArgs struct {
 	Command, File, Audience, Issuer, ExpirationSeconds string
+	// Grant and ClientID are oidc-token's.
+	Grant, ClientID string
 }
 
 // argsOf parses the plugin's command line in s as the plugin would. The
@@ -95,6 +104,10 @@ func argsOf(s *argocd.ClusterSecret) (pluginArgs, error) {
 	case plugin.TokenRequestCommand:
 		o, err := s.TokenRequest()
 		a.Audience, a.Issuer, a.ExpirationSeconds = o.Audience, o.Issuer, strconv.FormatInt(o.ExpirationSeconds, 10)
+		return a, err
+	case plugin.OIDCTokenCommand:
+		o, err := s.OIDCToken()
+		a.Audience, a.Issuer, a.Grant, a.ClientID = o.Audience, o.Issuer, o.Grant, o.ClientID
 		return a, err
 	}
 	return a, nil
@@ -161,6 +174,8 @@ func (r *runner) checkSecret() {
 			{"the plugin's --audience", args.Audience, want.Audience},
 			{"the plugin's --issuer", args.Issuer, want.Issuer},
 			{"the plugin's --expiration-seconds", args.ExpirationSeconds, want.ExpirationSeconds},
+			{"the plugin's --grant", args.Grant, want.Grant},
+			{"the plugin's --client-id", args.ClientID, want.ClientID},
 		} {
 			if c.got != c.want {
 				problems = append(problems, fmt.Sprintf("%s is %q, the config says %q", c.field, c.got, c.want))

@@ -58,6 +58,8 @@ var oracleCases = []struct {
 	{"system-roots-shared-audience", []string{"testdata/oracle/system-roots.yaml"}},
 	{"multi-hub", []string{"testdata/oracle/multi-hub-m1.yaml", "testdata/oracle/multi-hub-m2.yaml"}},
 	{"workloads", []string{"testdata/token-request/federation.yaml"}},
+	{"identity-provider-jwt", []string{"testdata/identity-provider-jwt/federation.yaml"}},
+	{"identity-provider-client", []string{"testdata/identity-provider-client/federation.yaml"}},
 }
 
 // authnScheme and authnCodecs are kube-apiserver's loader of
@@ -122,6 +124,9 @@ type wantAuthn struct {
 	// others are, per issuer, the upstream workloads' sub claims this
 	// downstream does not grant: refused too.
 	others map[string][]string
+	// claims are, per issuer, the claim the username comes from (sub, or
+	// the identity provider's usernameClaim).
+	claims map[string]string
 }
 
 func expectedAuthn(feds []*config.Federation) map[string]*wantAuthn {
@@ -132,25 +137,42 @@ func expectedAuthn(feds []*config.Federation) map[string]*wantAuthn {
 			d := &f.Downstreams[i]
 			w := want[d.Name]
 			if w == nil {
-				w = &wantAuthn{version: d.APIServer.AuthenticationConfigVersion, subjects: map[string][]string{}, others: map[string][]string{}}
+				w = &wantAuthn{version: d.APIServer.AuthenticationConfigVersion, subjects: map[string][]string{}, others: map[string][]string{}, claims: map[string]string{}}
 				want[d.Name] = w
 			}
 			prefix := d.UsernamePrefix
+			// The hub's own issuer, or the identity provider's, by the
+			// config's words.
+			iss, discoveryURL, pem, claim := u.Issuer, u.DiscoveryURL, u.PEM(), "sub"
+			clientID := ""
+			if p := u.IdentityProvider; p != nil {
+				iss, discoveryURL, pem, claim = p.Issuer, "", p.PEM(), p.UsernameClaim
+				if p.Grant == config.GrantClientCredentials {
+					clientID = p.ClientID
+				}
+			}
+			w.claims[iss] = claim
 			w.jwt = append(w.jwt, apiserver.JWTAuthenticator{
 				Issuer: apiserver.Issuer{
-					URL:                  u.Issuer,
-					DiscoveryURL:         u.DiscoveryURL,
-					CertificateAuthority: u.PEM(),
+					URL:                  iss,
+					DiscoveryURL:         discoveryURL,
+					CertificateAuthority: pem,
 					Audiences:            []string{d.Audience},
 				},
 				ClaimMappings: apiserver.ClaimMappings{
-					Username: apiserver.PrefixedClaimOrExpression{Claim: "sub", Prefix: &prefix},
+					Username: apiserver.PrefixedClaimOrExpression{Claim: claim, Prefix: &prefix},
 				},
 			})
+			if clientID != "" {
+				// ClientCredentials: the one client is all of the hub.
+				w.users = append(w.users, prefix+clientID)
+				w.subjects[iss] = append(w.subjects[iss], clientID)
+				continue
+			}
 			for _, sa := range []string{u.ArgoCD.Controller.ServiceAccount, u.ArgoCD.Server.ServiceAccount} {
 				sub := "system:serviceaccount:" + u.ArgoCD.Namespace + ":" + sa
 				w.users = append(w.users, prefix+sub)
-				w.subjects[u.Issuer] = append(w.subjects[u.Issuer], sub)
+				w.subjects[iss] = append(w.subjects[iss], sub)
 			}
 			// The upstream workloads this downstream grants something, by
 			// the config's own words (not through Grants).
@@ -159,9 +181,9 @@ func expectedAuthn(feds []*config.Federation) map[string]*wantAuthn {
 				granted := slices.ContainsFunc(d.Access.Workloads, func(a config.WorkloadAccess) bool { return a.Name == uw.Name })
 				if granted {
 					w.users = append(w.users, prefix+sub)
-					w.subjects[u.Issuer] = append(w.subjects[u.Issuer], sub)
+					w.subjects[iss] = append(w.subjects[iss], sub)
 				} else {
-					w.others[u.Issuer] = append(w.others[u.Issuer], sub)
+					w.others[iss] = append(w.others[iss], sub)
 				}
 			}
 		}
@@ -223,7 +245,7 @@ func TestAPIServerAcceptsAuthenticationConfiguration(t *testing.T) {
 					}
 					for i, a := range cfg.JWT {
 						checkUserValidationRules(t, compiler, i, a, w.users)
-						checkClaimValidationRules(t, compiler, i, a, w.subjects[a.Issuer.URL], w.others[a.Issuer.URL])
+						checkClaimValidationRules(t, compiler, i, a, w.claims[a.Issuer.URL], w.subjects[a.Issuer.URL], w.others[a.Issuer.URL])
 					}
 				})
 			}
@@ -412,6 +434,7 @@ var notKubernetesObjects = map[string]bool{
 	"authentication.gardener.cloud/v1alpha1, Kind=OpenIDConnect":        true,
 	"apiserver.config.k8s.io/v1, Kind=AuthenticationConfiguration":      true, // judged above
 	"apiserver.config.k8s.io/v1beta1, Kind=AuthenticationConfiguration": true,
+	"argoproj.io/v1beta1, Kind=ArgoCD":                                  true, // argocd-operator's CRD: operator_integration_test.go
 }
 
 // TestGeneratedObjectsDecodeStrictly decodes every generated Kubernetes
@@ -508,6 +531,11 @@ func checkObject(t *testing.T, path string, obj runtime.Object) {
 				t.Errorf("%s: argocd-cm %v", path, o.Data)
 			}
 		case o.Name == plugin.AudiencesConfigMap, strings.HasPrefix(o.Name, "argocd-k8s-federate-kubeconfig-"):
+		case o.Name == config.OIDCCAConfigMap || strings.HasPrefix(o.Name, config.OIDCCAConfigMap+"-"):
+			// The identity provider's CA: the one key, a CA bundle.
+			if _, err := config.CheckCABundle(o.Data[config.OIDCCAKey]); err != nil || len(o.Data) != 1 || len(o.BinaryData) != 0 {
+				t.Errorf("%s: ConfigMap %s holds %d keys, %s: %v", path, o.Name, len(o.Data), config.OIDCCAKey, err)
+			}
 		default:
 			t.Errorf("%s: unexpected ConfigMap %s %v", path, o.Name, o.Data)
 		}
@@ -536,7 +564,7 @@ func allClusterWide(files []string) bool {
 // of the workloads granted here pass; any other service account of the hub
 // (others: the workloads not granted here), the same names in another
 // namespace, and a token without sub are refused.
-func checkClaimValidationRules(t *testing.T, compiler authenticationcel.Compiler, i int, a apiserver.JWTAuthenticator, allowed, others []string) {
+func checkClaimValidationRules(t *testing.T, compiler authenticationcel.Compiler, i int, a apiserver.JWTAuthenticator, claim string, allowed, others []string) {
 	t.Helper()
 	if len(allowed) == 0 {
 		t.Fatalf("jwt[%d] (%s): no ArgoCD service accounts expected for this issuer", i, a.Issuer.URL)
@@ -573,22 +601,28 @@ func checkClaimValidationRules(t *testing.T, compiler authenticationcel.Compiler
 		}
 		return true
 	}
+	// The username claim holds the subject (or the client id), and sub
+	// something else where the claim is another: the rule must read the
+	// claim.
 	claims := func(sub string) map[string]any {
-		return map[string]any{"iss": a.Issuer.URL, "aud": a.Issuer.Audiences[0], "sub": sub}
+		c := map[string]any{"iss": a.Issuer.URL, "aud": a.Issuer.Audiences[0], "sub": "someone-else"}
+		c[claim] = sub
+		return c
 	}
 	for _, sub := range allowed {
 		if !accepts(claims(sub)) {
-			t.Errorf("jwt[%d] (%s): claimValidationRules refuse service account %q, which the config lets in", i, a.Issuer.URL, sub)
+			t.Errorf("jwt[%d] (%s): claimValidationRules refuse %s %q, which the config lets in", i, a.Issuer.URL, claim, sub)
 		}
 	}
-	ns := strings.Split(allowed[0], ":")[2]
-	refused := []string{
-		"system:serviceaccount:" + ns + ":default",
-		"system:serviceaccount:" + ns + ":argocd-repo-server",
-		"system:serviceaccount:kube-system:" + strings.Split(allowed[0], ":")[3],
-		allowed[0] + "x",
-		"system:serviceaccount:" + ns,
-		"",
+	refused := []string{allowed[0] + "x", "", "other-client", "system:serviceaccount:argocd:argocd-application-controller"}
+	if parts := strings.Split(allowed[0], ":"); len(parts) == 4 {
+		ns := parts[2]
+		refused = append(refused,
+			"system:serviceaccount:"+ns+":default",
+			"system:serviceaccount:"+ns+":argocd-repo-server",
+			"system:serviceaccount:kube-system:"+parts[3],
+			"system:serviceaccount:"+ns,
+		)
 	}
 	refused = append(refused, others...)
 	for _, sub := range refused {
@@ -599,7 +633,10 @@ func checkClaimValidationRules(t *testing.T, compiler authenticationcel.Compiler
 			t.Errorf("jwt[%d] (%s): claimValidationRules let sub %q through", i, a.Issuer.URL, sub)
 		}
 	}
+	if accepts(map[string]any{"iss": a.Issuer.URL, "aud": a.Issuer.Audiences[0], "sub": allowed[0]}) && claim != "sub" {
+		t.Errorf("jwt[%d] (%s): claimValidationRules let a token without %s through", i, a.Issuer.URL, claim)
+	}
 	if accepts(map[string]any{"iss": a.Issuer.URL, "aud": a.Issuer.Audiences[0]}) {
-		t.Errorf("jwt[%d] (%s): claimValidationRules let a token without sub through", i, a.Issuer.URL)
+		t.Errorf("jwt[%d] (%s): claimValidationRules let a token without %s through", i, a.Issuer.URL, claim)
 	}
 }

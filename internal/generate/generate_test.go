@@ -34,6 +34,8 @@ var goldenCases = []struct {
 	{"preinstalled-shared", []string{"testdata/preinstalled-shared/federation.yaml"}, "testdata/preinstalled-shared/golden"},
 	{"token-request", []string{"testdata/token-request/federation.yaml"}, "testdata/token-request/golden"},
 	{"token-request-only", []string{"testdata/token-request-only/federation.yaml"}, "testdata/token-request-only/golden"},
+	{"identity-provider-jwt", []string{"testdata/identity-provider-jwt/federation.yaml"}, "testdata/identity-provider-jwt/golden"},
+	{"identity-provider-client", []string{"testdata/identity-provider-client/federation.yaml"}, "testdata/identity-provider-client/golden"},
 	// The shipped example's tree is manifests/: what a reader looks at.
 	{"example", []string{"../../examples/federation.yaml"}, "../../manifests"},
 }

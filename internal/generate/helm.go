@@ -20,7 +20,8 @@ type helmValues struct {
 	Controller helmComponent  `json:"controller"`
 	Server     *helmComponent `json:"server,omitempty"`
 	// ExtraObjects are the token-request source's RBAC, admission policy
-	// and audiences ConfigMap: the chart renders them as they are.
+	// and audiences ConfigMap, and the identity provider's CA ConfigMap:
+	// the chart renders them as they are.
 	ExtraObjects []any `json:"extraObjects,omitempty"`
 }
 
@@ -38,15 +39,18 @@ type helmComponent struct {
 // of the time.
 func (t *Tree) helmValuesFile(dir string, f *config.Federation, entries [][]byte) error {
 	u := &f.Upstream
-	a := podAdditionsFor(f, f.Projected())
+	a := argoCDPodAdditions(f)
 	var v helmValues
 	v.Controller = helmComponent{InitContainers: a.InitContainers, Volumes: a.Volumes, VolumeMounts: a.Mounts}
 	if u.ArgoCD.Server.IsEnabled() {
 		server := v.Controller
 		v.Server = &server
 	}
-	if len(f.TokenRequested()) > 0 {
+	if requestsAnyTokens(f) {
 		v.ExtraObjects = append(tokenRequestObjects(f), audiencesConfigMap(f))
+	}
+	if cm, ok := oidcCAConfigMap(f, config.OIDCCAConfigMap, u.ArgoCD.Namespace); ok {
+		v.ExtraObjects = append(v.ExtraObjects, cm)
 	}
 	pods, err := toYAML(v)
 	if err != nil {

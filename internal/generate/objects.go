@@ -161,6 +161,20 @@ type volume struct {
 	EmptyDir  *emptyDir        `json:"emptyDir,omitempty"`
 	Projected *projected       `json:"projected,omitempty"`
 	ConfigMap *configMapVolume `json:"configMap,omitempty"`
+	Secret    *secretVolume    `json:"secret,omitempty"`
+}
+
+// secretVolume is a Secret volume source: only the items listed, with
+// defaultMode; not optional (the pod does not start without the Secret).
+type secretVolume struct {
+	SecretName  string      `json:"secretName"`
+	Items       []keyToPath `json:"items,omitempty"`
+	DefaultMode *int32      `json:"defaultMode,omitempty"`
+}
+
+type keyToPath struct {
+	Key  string `json:"key"`
+	Path string `json:"path"`
 }
 
 type configMapVolume struct {

@@ -2,6 +2,7 @@ package generate
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/argocd-k8s-federate/argocd-k8s-federate/internal/config"
 	"github.com/argocd-k8s-federate/argocd-k8s-federate/internal/plugin"
@@ -34,17 +35,24 @@ type operatorComponent struct {
 
 // operatorAlso names the other plain manifests an operator user applies.
 func operatorAlso(f *config.Federation) string {
-	if len(f.TokenRequested()) == 0 {
+	var files []string
+	if requestsAnyTokens(f) {
+		files = append(files, plugin.TokenRequestFile, plugin.AudiencesFile)
+	}
+	if _, ok := oidcCAConfigMap(f, config.OIDCCAConfigMap, ""); ok {
+		files = append(files, OIDCCAFile)
+	}
+	if len(files) == 0 {
 		return ""
 	}
-	return ", and " + plugin.TokenRequestFile + " and " + plugin.AudiencesFile
+	return ", and " + strings.Join(files, " and ")
 }
 
 // operatorPatch renders upstream/<hub>/argocd-operator-patch.yaml.
 func (t *Tree) operatorPatch(dir string, f *config.Federation) error {
 	u := &f.Upstream
 	op := u.ArgoCD.Operator
-	a := podAdditionsFor(f, f.Projected())
+	a := argoCDPodAdditions(f)
 	component := operatorComponent{InitContainers: a.InitContainers, Volumes: a.Volumes, VolumeMounts: a.Mounts}
 	var r argoCDResource
 	r.typeMeta = typeMeta{APIVersion: "argoproj.io/v1beta1", Kind: "ArgoCD"}

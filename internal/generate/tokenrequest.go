@@ -112,6 +112,29 @@ func selfTokenRBAC(upstream, ns, sa string) []any {
 	}
 }
 
+// requestsToken reports whether the pods that reach d request tokens of
+// their own service accounts for it: for d's audience (token-request), or
+// for the identity provider's assertion audience (grant JWTBearer).
+func requestsToken(f *config.Federation, d *config.Downstream) bool {
+	return d.UsesTokenRequest() || d.UsesIdentityProvider() && f.AssertionAudience() != ""
+}
+
+// requestsAnyTokens reports whether ArgoCD's service accounts request
+// tokens for any downstream: then the token-request objects are generated.
+func requestsAnyTokens(f *config.Federation) bool {
+	for i := range f.Downstreams {
+		if requestsToken(f, &f.Downstreams[i]) {
+			return true
+		}
+	}
+	return false
+}
+
+// assertionAudienceKey is the audiences ConfigMap's key of the identity
+// provider's assertion audience: not a DNS label, so never a downstream's
+// name.
+const assertionAudienceKey = "identityProvider.assertionAudience"
+
 // tokenRequesters are the upstream workloads that reach a token-request
 // downstream: their service accounts request tokens too.
 func tokenRequesters(f *config.Federation) []*config.UpstreamWorkload {
@@ -128,7 +151,7 @@ func tokenRequesters(f *config.Federation) []*config.UpstreamWorkload {
 // requestsTokens reports whether upstream workload w reaches a
 // token-request downstream.
 func requestsTokens(f *config.Federation, w *config.UpstreamWorkload) bool {
-	return slices.ContainsFunc(f.Reaches(w), (*config.Downstream).UsesTokenRequest)
+	return slices.ContainsFunc(f.Reaches(w), func(d *config.Downstream) bool { return requestsToken(f, d) })
 }
 
 // tokenRequestObjects are the Roles and RoleBindings that let each ArgoCD
@@ -180,7 +203,7 @@ func tokenRequestObjects(f *config.Federation) []any {
 		},
 		{
 			Expression: "size(object.spec.audiences) == 1 && has(params.data) && params.data.exists(k, params.data[k] == object.spec.audiences[0])",
-			MessageExpression: "'the audiences [' + object.spec.audiences.join(', ') + '] are not one audience of a downstream of the hub " + u.Name +
+			MessageExpression: "'the audiences [' + object.spec.audiences.join(', ') + '] are not one audience of a downstream of the hub " + u.Name + assertionNote(f) +
 				" (one per token): the ConfigMap " + ns + "/" + plugin.AudiencesConfigMap + " lists them'",
 			Reason: "Forbidden",
 		},
@@ -204,13 +227,26 @@ func tokenRequestObjects(f *config.Federation) []any {
 	return append(objs, p, b)
 }
 
+// assertionNote names, in the admission policy's message, the identity
+// provider's assertion audience the ConfigMap lists too.
+func assertionNote(f *config.Federation) string {
+	if f.AssertionAudience() == "" {
+		return ""
+	}
+	return ", nor the assertion audience of its identity provider"
+}
+
 // audiencesConfigMap lists, per token-request downstream (its name is the
-// key: audiences may hold characters a key may not), its audience.
+// key: audiences may hold characters a key may not), its audience, and the
+// identity provider's assertion audience (grant JWTBearer).
 func audiencesConfigMap(f *config.Federation) configMap {
 	u := &f.Upstream
 	data := map[string]string{}
 	for _, d := range f.TokenRequested() {
 		data[d.Name] = d.Audience
+	}
+	if aud := f.AssertionAudience(); aud != "" {
+		data[assertionAudienceKey] = aud
 	}
 	return configMap{
 		typeMeta: typeMeta{APIVersion: "v1", Kind: "ConfigMap"},
@@ -229,7 +265,7 @@ func celList(items []string) string {
 // dir, when any downstream uses the token-request source, and returns their
 // names for the Component's resources.
 func (t *Tree) tokenRequestFiles(dir string, f *config.Federation) ([]string, error) {
-	if len(f.TokenRequested()) == 0 {
+	if !requestsAnyTokens(f) {
 		return nil, nil
 	}
 	if err := t.addYAML(dir+plugin.TokenRequestFile, tokenRequestObjects(f)...); err != nil {

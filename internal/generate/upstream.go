@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 
@@ -61,6 +62,12 @@ func (t *Tree) upstream(ctx context.Context, f *config.Federation) error {
 		return err
 	}
 	k.Resources = append(k.Resources, files...)
+	if cm, ok := oidcCAConfigMap(f, config.OIDCCAConfigMap, u.ArgoCD.Namespace); ok {
+		if err := t.addYAML(dir+OIDCCAFile, cm); err != nil {
+			return err
+		}
+		k.Resources = append(k.Resources, OIDCCAFile)
+	}
 	if u.ArgoCD.Operator != nil {
 		if err := t.operatorPatch(dir, f); err != nil {
 			return err
@@ -92,7 +99,7 @@ func (t *Tree) addKustomization(dir string, k kustomization) error {
 // kustomization sets one, Helm's output has one), and a guard makes the
 // build fail where it did not land on the running workload's main container.
 func (t *Tree) podPatches(dir string, f *config.Federation, k *kustomization) error {
-	a := podAdditionsFor(f, f.Projected())
+	a := argoCDPodAdditions(f)
 	if len(a.Mounts) > 0 {
 		for _, w := range f.Upstream.ArgoCD.Workloads() {
 			name := "patch-" + strings.ToLower(w.Kind) + "-" + w.Name + ".yaml"
@@ -179,7 +186,7 @@ func projectedAudiences(downstreams []*config.Downstream) []string {
 	seen := map[string]bool{}
 	var out []string
 	for _, d := range downstreams {
-		if !d.UsesTokenRequest() && !seen[d.Audience] {
+		if d.UsesProjected() && !seen[d.Audience] {
 			seen[d.Audience] = true
 			out = append(out, d.Audience)
 		}
@@ -200,10 +207,49 @@ type podAdditions struct {
 	Mounts         []volumeMount
 }
 
+// OIDCCAFile is the file, in upstream/<hub>/ and in each upstream
+// workload's directory, of the ConfigMap that holds the identity provider's
+// CA.
+const OIDCCAFile = "oidc-ca.yaml"
+
+// clientSecretMode is the mode of the client secret's file: readable by the
+// containers' user whatever it is (the pods of a stock ArgoCD set no
+// fsGroup, so the file is root's); only the containers that mount the
+// volume see it.
+const clientSecretMode int32 = 0o444
+
+// oidcCAConfigMap is the ConfigMap named name, in namespace ns, that holds
+// the identity provider's CA under config.OIDCCAKey, and whether there is
+// one (not with useSystemRoots, nor without a provider). A CA is public.
+func oidcCAConfigMap(f *config.Federation, name, ns string) (configMap, bool) {
+	p := f.IdentityProvider()
+	if p == nil || p.PEM() == "" {
+		return configMap{}, false
+	}
+	return configMap{
+		typeMeta: typeMeta{APIVersion: "v1", Kind: "ConfigMap"},
+		Metadata: objectMeta{Name: name, Namespace: ns, Labels: config.ObjectLabels(f.Upstream.Name, nil)},
+		Data:     map[string]string{config.OIDCCAKey: p.PEM()},
+	}, true
+}
+
+// argoCDPodAdditions are the additions of ArgoCD's pods, which reach every
+// downstream.
+func argoCDPodAdditions(f *config.Federation) podAdditions {
+	var all []*config.Downstream
+	for i := range f.Downstreams {
+		all = append(all, &f.Downstreams[i])
+	}
+	return podAdditionsFor(f, all, config.OIDCCAConfigMap)
+}
+
 // podAdditionsFor are the additions of pods that reach downstreams: only
 // their projected tokens are mounted (ArgoCD's pods reach every downstream,
-// an upstream workload's those that grant it something).
-func podAdditionsFor(f *config.Federation, downstreams []*config.Downstream) podAdditions {
+// an upstream workload's those that grant it something), and, when they
+// reach the identity provider's downstreams, its client secret
+// (ClientCredentials) and its CA, from the ConfigMap caConfigMap of the
+// pods' namespace.
+func podAdditionsFor(f *config.Federation, downstreams []*config.Downstream, caConfigMap string) podAdditions {
 	u := &f.Upstream
 	var a podAdditions
 	var sources []projectedSource
@@ -237,6 +283,22 @@ func podAdditionsFor(f *config.Federation, downstreams []*config.Downstream) pod
 			SecurityContext: sc,
 			VolumeMounts:    []volumeMount{{Name: PluginVolume, MountPath: u.Plugin.Dir}},
 		}}
+	}
+
+	if p := u.IdentityProvider; p != nil && slices.ContainsFunc(downstreams, (*config.Downstream).UsesIdentityProvider) {
+		if p.ClientSecretPath() != "" {
+			mode := clientSecretMode
+			a.Volumes = append(a.Volumes, volume{Name: config.ClientSecretVolume, Secret: &secretVolume{
+				SecretName:  p.ClientSecret.SecretName,
+				Items:       []keyToPath{{Key: p.ClientSecret.Key, Path: p.ClientSecret.Key}},
+				DefaultMode: &mode,
+			}})
+			a.Mounts = append(a.Mounts, volumeMount{Name: config.ClientSecretVolume, MountPath: config.ClientSecretDir, ReadOnly: true})
+		}
+		if p.CAPath() != "" {
+			a.Volumes = append(a.Volumes, volume{Name: config.OIDCCAVolume, ConfigMap: &configMapVolume{Name: caConfigMap}})
+			a.Mounts = append(a.Mounts, volumeMount{Name: config.OIDCCAVolume, MountPath: config.OIDCCADir, ReadOnly: true})
+		}
 	}
 	return a
 }

@@ -16,8 +16,9 @@ const KubeconfigVolume = "argocd-k8s-federate-kubeconfig"
 // workloads renders, for each upstream workload, upstream/<hub>/workloads/<name>/:
 // a Component patching its pod template (the plugin, the projected tokens
 // of the downstreams it reaches, its kubeconfig and KUBECONFIG), the
-// kubeconfig's ConfigMap and, when it reaches token-request downstreams,
-// the Role that lets it request its own tokens.
+// kubeconfig's ConfigMap, the identity provider's CA in its namespace and,
+// when it reaches token-request downstreams (or the provider's, with
+// JWTBearer), the Role that lets it request its own tokens.
 func (t *Tree) workloads(dir string, f *config.Federation) error {
 	for i := range f.Upstream.Workloads {
 		if err := t.workload(dir+"workloads/", f, &f.Upstream.Workloads[i]); err != nil {
@@ -48,7 +49,14 @@ func (t *Tree) workload(parent string, f *config.Federation, w *config.UpstreamW
 		k.Resources = append(k.Resources, plugin.TokenRequestFile)
 	}
 
-	a := podAdditionsFor(f, reaches)
+	if cm, ok := oidcCAConfigMap(f, config.WorkloadOIDCCAConfigMap(w.Name), w.Namespace); ok {
+		if err := t.addYAML(dir+OIDCCAFile, cm); err != nil {
+			return err
+		}
+		k.Resources = append(k.Resources, OIDCCAFile)
+	}
+
+	a := podAdditionsFor(f, reaches, config.WorkloadOIDCCAConfigMap(w.Name))
 	a.Volumes = append(a.Volumes, volume{Name: KubeconfigVolume, ConfigMap: &configMapVolume{Name: config.KubeconfigConfigMap(w.Name)}})
 	a.Mounts = append(a.Mounts, volumeMount{Name: KubeconfigVolume, MountPath: config.KubeconfigDir, ReadOnly: true})
 	env := []envVar{{Name: "KUBECONFIG", Value: config.KubeconfigDir + "/" + config.KubeconfigKey}}

@@ -15,7 +15,35 @@ const (
 	DefaultPluginDir = "/var/run/argocd-k8s-federate"
 	PluginBinary     = "argocd-k8s-federate-plugin"
 	ExecAPIVersion   = "client.authentication.k8s.io/v1"
+	// The identity provider's files in the pods, and the ConfigMap of its
+	// CA (docs/config.md, upstream.identityProvider).
+	ClientSecretDir = "/var/run/secrets/argocd-k8s-federate-oidc"
+	OIDCCADir       = "/etc/argocd-k8s-federate/oidc-ca"
+	OIDCCAConfigMap = "argocd-k8s-federate-oidc-ca"
 )
+
+// IdentityProvider is what a case's upstream.identityProvider must yield.
+type IdentityProvider struct {
+	Issuer string
+	// Grant is the plugin's --grant: client-credentials or jwt-bearer.
+	Grant    string
+	ClientID string
+	// SecretName and SecretKey are the user's Secret of the client secret
+	// (client-credentials).
+	SecretName, SecretKey string
+	// AssertionAudience is the jwt-bearer assertion's audience.
+	AssertionAudience string
+	// Scope is the --scope parameter ("" for none).
+	Scope string
+	// CAFile is the provider's CA, relative to the repository root; ""
+	// means system roots (no CA volume, no --ca-file).
+	CAFile string
+	// UsernameClaim the downstreams read the username from.
+	UsernameClaim string
+}
+
+// ClientCredentials tells whether the hub is one client of the provider.
+func (p *IdentityProvider) ClientCredentials() bool { return p.Grant == "client-credentials" }
 
 // Case is one federation config and, written out by hand from that config,
 // what ArgoCD and kustomize must find in its generated tree. The
@@ -38,7 +66,10 @@ type Case struct {
 	ExpirationSeconds int64
 	// The ArgoCD service accounts the downstream RBAC binds.
 	ControllerSA, ServerSA string
-	Clusters               []Downstream
+	// IdentityProvider, when set, is the provider every downstream trusts:
+	// the plugin runs oidc-token.
+	IdentityProvider *IdentityProvider
+	Clusters         []Downstream
 }
 
 // Downstream is one downstream as ArgoCD must see it.
@@ -72,8 +103,13 @@ func (d Downstream) ClusterWide() bool { return d.Namespaces == nil }
 // TokenPath is where the plugin reads the downstream's token.
 func (tc Case) TokenPath(d Downstream) string { return tc.MountPath + "/" + d.TokenFile }
 
-// HasTokenRequest tells whether any downstream uses token-request.
+// HasTokenRequest tells whether the service accounts request their own
+// tokens (the token-request objects are generated): for a token-request
+// downstream, or as jwt-bearer assertions.
 func (tc Case) HasTokenRequest() bool {
+	if p := tc.IdentityProvider; p != nil {
+		return p.Grant == "jwt-bearer"
+	}
 	for _, c := range tc.Clusters {
 		if c.TokenRequest {
 			return true
@@ -82,8 +118,38 @@ func (tc Case) HasTokenRequest() bool {
 	return false
 }
 
+// Users are the downstream users of ArgoCD's controller and server: their
+// prefixed service accounts, or the prefixed client id twice (a client of
+// the identity provider is the one identity of the hub).
+func (tc Case) Users(c Downstream) []string {
+	if p := tc.IdentityProvider; p != nil && p.ClientCredentials() {
+		return []string{c.UsernamePrefix + p.ClientID, c.UsernamePrefix + p.ClientID}
+	}
+	return []string{
+		c.UsernamePrefix + "system:serviceaccount:" + ArgoCDNamespace + ":" + tc.ControllerSA,
+		c.UsernamePrefix + "system:serviceaccount:" + ArgoCDNamespace + ":" + tc.ServerSA,
+	}
+}
+
 // ExecArgs are the plugin's arguments ArgoCD must run for c.
 func (tc Case) ExecArgs(c Downstream) []string {
+	if p := tc.IdentityProvider; p != nil {
+		args := []string{"oidc-token", "--issuer", p.Issuer, "--grant", p.Grant, "--client-id", p.ClientID}
+		if p.ClientCredentials() {
+			args = append(args, "--client-secret-file", ClientSecretDir+"/"+p.SecretKey)
+		}
+		args = append(args, "--audience", c.Audience)
+		if p.Scope != "" {
+			args = append(args, "--scope", p.Scope)
+		}
+		if p.CAFile != "" {
+			args = append(args, "--ca-file", OIDCCADir+"/ca.crt")
+		}
+		if p.AssertionAudience != "" {
+			args = append(args, "--assertion-audience", p.AssertionAudience)
+		}
+		return args
+	}
 	if c.TokenRequest {
 		args := []string{"token-request", "--audience", c.Audience}
 		if tc.ExpirationSeconds != 3600 {
@@ -98,6 +164,9 @@ func (tc Case) ExecArgs(c Downstream) []string {
 // projected tokens, sorted: the volume's sources.
 func (tc Case) Audiences() []string {
 	var out []string
+	if tc.IdentityProvider != nil {
+		return nil // the provider's tokens: none projected
+	}
 	for _, c := range tc.Clusters {
 		if !c.TokenRequest && !slices.Contains(out, c.Audience) {
 			out = append(out, c.Audience)
@@ -324,5 +393,60 @@ func Cases() []Case {
 				},
 			},
 		}),
+		initContainer(Case{
+			Name:              "identity-provider-client",
+			Config:            td + "identity-provider-client.yaml",
+			Upstream:          "hub-g",
+			Issuer:            "https://hub-g.example.net",
+			Image:             "registry.example.net/argocd-k8s-federate-plugin:v9.9.9",
+			MountPath:         DefaultMount,
+			ExpirationSeconds: 3600,
+			ControllerSA:      ControllerName,
+			ServerSA:          ServerName,
+			IdentityProvider: &IdentityProvider{
+				Issuer: "https://login.example.net/realms/platform", Grant: "client-credentials", ClientID: "argocd-hub-g",
+				SecretName: "hub-g-oidc", SecretKey: "client-secret", Scope: "openid kubernetes",
+				CAFile: certs + "beta-ca.crt", UsernameClaim: "client_id",
+			},
+			Clusters: []Downstream{
+				{
+					SecretName: "cluster-alpha", Name: "alpha", Server: "https://alpha.example.net:6443",
+					CAFile: certs + "alpha-ca.crt", Audience: "alpha", UsernamePrefix: "hub-g:",
+					Namespaces: []string{"web", "api"},
+				},
+				{
+					SecretName: "cluster-delta", Name: "delta", Server: "https://delta.example.net:6443",
+					CAFile: certs + "delta-ca.crt", Audience: "https://delta.example.net", UsernamePrefix: "hub-g:",
+				},
+			},
+		}),
+		{
+			Name:              "identity-provider-jwt",
+			Config:            td + "identity-provider-jwt.yaml",
+			Upstream:          "hub-h",
+			Issuer:            "https://hub-h.example.net",
+			Command:           DefaultPluginDir + "/" + PluginBinary,
+			PluginDir:         DefaultPluginDir,
+			MountPath:         DefaultMount,
+			ExpirationSeconds: 3600,
+			ControllerSA:      ControllerName,
+			ServerSA:          ServerName,
+			IdentityProvider: &IdentityProvider{
+				Issuer: "https://login.example.com", Grant: "jwt-bearer", ClientID: "argocd-hub-h",
+				AssertionAudience: "https://login.example.com/oauth2/token", UsernameClaim: "sub",
+			},
+			Clusters: []Downstream{
+				{
+					SecretName: "cluster-alpha", Name: "alpha", Server: "https://alpha.example.net:6443",
+					CAFile: certs + "alpha-ca.crt", Audience: "alpha", UsernamePrefix: "hub-h:",
+					Namespaces: []string{"web"},
+				},
+				{
+					SecretName: "cluster-gamma", Name: "gamma", Server: "https://gamma.example.net:6443",
+					CAFile: certs + "gamma-ca.crt", Audience: "gamma", UsernamePrefix: "hub-h:",
+					Namespaces: []string{"apps"},
+				},
+			},
+		},
 	}
 }
