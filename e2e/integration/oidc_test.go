@@ -268,9 +268,9 @@ func (e *idpEnv) testJWTBearer(t *testing.T, out string) {
 			i := slices.Index(a, "--assertion-audience")
 			return append(append(a[:i:i], "--assertion-file", file), a[i+2:]...)
 		}
-		both := []string{idp.TokenURL, "down-jb"}
+		both := []string{idp.TokenURL}
 		// A service account of the hub the provider does not trust.
-		other, err := e.hub.RequestTokenAudiences(ctx, argocdNS, unprivilegedSA, both, 600)
+		other, err := e.hub.RequestToken(ctx, argocdNS, unprivilegedSA, idp.TokenURL, 600)
 		must(t, err)
 		e.refused(t, "untrusted subject", fileArgs(other),
 			[]string{"invalid_grant", "register the hub's service-account issuer as trusted", unprivilegedSA}, other)
@@ -282,31 +282,24 @@ func (e *idpEnv) testJWTBearer(t *testing.T, out string) {
 		})
 		e.refused(t, "untrusted issuer", fileArgs(forged), []string{"invalid_grant", "https://hub.invalid"}, forged)
 		// A trusted assertion is good once.
-		once, err := e.hub.RequestTokenAudiences(ctx, argocdNS, controllerSA, both, 600)
+		once, err := e.hub.RequestToken(ctx, argocdNS, controllerSA, idp.TokenURL, 600)
 		must(t, err)
 		a := fileArgs(once)
 		if _, stderr, err := e.pluginRun(a...); err != nil {
 			t.Fatalf("first use of an assertion: %v: %s", err, stderr)
 		}
 		e.refused(t, "reused assertion", a, []string{"jti", "--assertion-audience"}, once)
-		// The provider gives the access token the assertion's audiences:
-		// one without the downstream's is for another audience, which
-		// the plugin refuses, and so does the downstream.
+		// The assertion is for the provider alone; the downstream's
+		// audience is asked for, and the provider adds it.
 		narrow, err := e.hub.RequestToken(ctx, argocdNS, controllerSA, idp.TokenURL, 600)
 		must(t, err)
-		e.refused(t, "a token for another audience", fileArgs(narrow), []string{`not "down-jb"`}, narrow)
-		tr, err := idp.Token(ctx, map[string][]string{"grant_type": {"urn:ietf:params:oauth:grant-type:jwt-bearer"},
-			"assertion": {narrow}, "client_id": {jwtBearerClient}}, jwtBearerClient, "")
-		if err == nil || tr.AccessToken != "" {
-			t.Errorf("the provider took the same assertion twice: %v", err)
+		stdout, stderr, err := e.pluginRun(fileArgs(narrow)...)
+		if err != nil {
+			t.Fatalf("an assertion for the provider's audience only: %v: %s", err, stderr)
 		}
-		narrow, err = e.hub.RequestToken(ctx, argocdNS, controllerSA, idp.TokenURL, 600)
-		must(t, err)
-		tr, err = idp.Token(ctx, map[string][]string{"grant_type": {"urn:ietf:params:oauth:grant-type:jwt-bearer"},
-			"assertion": {narrow}, "client_id": {jwtBearerClient}}, jwtBearerClient, "")
-		must(t, err)
-		_, err = bearer(t, rc, tr.AccessToken).CoreV1().ConfigMaps(allowedNS).List(ctx, metav1.ListOptions{})
-		assertUnauthorized(t, err)
+		if aud := claimsOf(t, credentialToken(t, stdout))["aud"]; !slices.Contains(aud.([]any), any("down-jb")) {
+			t.Errorf("the access token is for %v, want down-jb among its audiences", aud)
+		}
 	})
 }
 
@@ -357,6 +350,7 @@ func (e *idpEnv) testClientCredentials(t *testing.T, out string) {
 		_, err := idp.CreateClient(ctx, testenv.HydraClient{
 			ClientID: "login-only", ClientSecret: "login-only-secret-1",
 			GrantTypes: []string{"authorization_code"}, ResponseTypes: []string{"code"}, RedirectURIs: []string{peopleRedirect},
+			Audience: []string{"down-cc"},
 		})
 		must(t, err)
 		loginOnly := filepath.Join(t.TempDir(), "client-secret")
@@ -367,6 +361,12 @@ func (e *idpEnv) testClientCredentials(t *testing.T, out string) {
 
 		e.refused(t, "audience not allowed for the client", replaceArg(t, args, "--audience", "not-allowed"),
 			[]string{"not-allowed"}, credentialsSecret)
+
+		// A provider answer for another audience: without the audience
+		// parameter (--audience is the client id), Hydra issues a token
+		// for no audience, which the plugin refuses.
+		e.refused(t, "a token for another audience", replaceArg(t, args, "--audience", credentialsClient),
+			[]string{"is for audience", `not "` + credentialsClient + `"`}, credentialsSecret)
 
 		// The API server: a token of the provider for another audience,
 		// and a client of the provider that is not ArgoCD's.

@@ -105,10 +105,9 @@ func (p *provider) discover(ctx context.Context) error {
 	if err != nil || te.Scheme != "https" || te.Host == "" {
 		return fmt.Errorf("the discovery document %s names token endpoint %q, which is not an https URL: a secret or token is never sent over plain http", u, m.TokenEndpoint)
 	}
-	gt := grantType(p.o.Grant)
-	if len(m.GrantTypesSupported) > 0 && !slices.Contains(m.GrantTypesSupported, gt) {
-		return fmt.Errorf("the provider %s does not support grant %s (%s); its discovery lists %s", p.o.Issuer, p.o.Grant, gt, strings.Join(m.GrantTypesSupported, ", "))
-	}
+	// grant_types_supported is not checked here: providers leave grants
+	// out of it that they support (Hydra lists no jwt-bearer); it only
+	// explains a refusal.
 	m.discoveryURL = u
 	p.meta = m
 	return nil
@@ -176,6 +175,9 @@ func (p *provider) quote(s string) string {
 	return s
 }
 
+// jtiFix is what to do when the provider refuses an assertion it has seen.
+const jtiFix = "the provider has seen this assertion before and takes each one once (its jti): use --assertion-audience, which makes a new assertion for every call, instead of --assertion-file"
+
 // explainError turns the provider's OAuth error into what to do about it.
 func (p *provider) explainError(status string, tr tokenResponse, about string) error {
 	o := p.o
@@ -203,11 +205,13 @@ func (p *provider) explainError(status string, tr tokenResponse, about string) e
 			fix = fmt.Sprintf("the provider does not accept %s: register the hub's service-account issuer as trusted for the JWT-bearer grant (its issuer, its public key and the subjects), and make --assertion-audience the audience the provider wants (Hydra: its token endpoint %s)",
 				about, p.meta.TokenEndpoint)
 			if strings.Contains(desc, "jti") {
-				fix = "the provider has seen this assertion before and refuses it again (jti): use --assertion-audience, which makes a new assertion for every call, instead of --assertion-file"
+				fix = jtiFix
 			}
 		default:
 			fix = "the provider refused the grant"
 		}
+	case "jti_known":
+		fix = jtiFix
 	case "invalid_scope":
 		fix = fmt.Sprintf("client %q may not ask for scope %q: allow it for the client, or change --scope", o.ClientID, o.Scope)
 	case "invalid_request":
@@ -216,6 +220,9 @@ func (p *provider) explainError(status string, tr tokenResponse, about string) e
 		}
 	case "unsupported_grant_type":
 		fix = fmt.Sprintf("the provider does not support %s: pick another --grant", grantType(o.Grant))
+		if l := p.meta.GrantTypesSupported; len(l) > 0 {
+			fix += " (its discovery lists " + strings.Join(l, ", ") + ")"
+		}
 	}
 	if fix == "" {
 		return errors.New(said)

@@ -246,18 +246,12 @@ func (o OIDCTokenOptions) Validate() error {
 
 // AssertionRequest is the TokenRequest that makes the jwt-bearer
 // assertion when --assertion-audience is set: a token of the pod's own
-// service account for the provider's audience, bound to the pod, for the
-// shortest lifetime the API server grants. The assertion also carries the
-// downstream's audience (--audience): providers that give the access token
-// the assertion's audiences (Hydra) then issue it for the downstream, and
-// the others ignore it. The downstream does not trust the hub's issuer, so
-// the assertion itself gets nothing there.
+// service account for the provider's audience only, bound to the pod, for
+// the shortest lifetime the API server grants. The downstream's audience is
+// asked of the provider (the audience parameter), not put in the assertion.
 func (o OIDCTokenOptions) AssertionRequest() TokenRequestOptions {
 	t := DefaultTokenRequestOptions()
 	t.Audience = o.AssertionAudience
-	if o.Audience != o.AssertionAudience {
-		t.ExtraAudiences = []string{o.Audience}
-	}
 	t.ExpirationSeconds = MinExpirationSeconds
 	t.APIServer = o.APIServer
 	t.ServiceAccountTokenFile = o.ServiceAccountTokenFile

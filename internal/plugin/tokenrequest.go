@@ -42,10 +42,6 @@ const (
 type TokenRequestOptions struct {
 	// Audience the token is requested for (required): the downstream's.
 	Audience string
-	// ExtraAudiences are further audiences of the same token; no flag sets
-	// them: oidc-token's jwt-bearer assertion carries the downstream's
-	// audience beside the provider's (see OIDCTokenOptions.AssertionRequest).
-	ExtraAudiences []string
 	// ExpirationSeconds asked of the API server.
 	ExpirationSeconds int64
 	// Issuer, when set, must equal the new token's iss.

@@ -90,7 +90,7 @@ func requestToken(ctx context.Context, x exchange) (string, error) {
 		APIVersion: "authentication.k8s.io/v1",
 		Kind:       "TokenRequest",
 		Spec: tokenRequestSpec{
-			Audiences:         append([]string{x.opts.Audience}, x.opts.ExtraAudiences...),
+			Audiences:         []string{x.opts.Audience},
 			ExpirationSeconds: x.opts.ExpirationSeconds,
 			BoundObjectRef:    boundObjectRef{APIVersion: "v1", Kind: "Pod", Name: x.pod.pod.Name, UID: x.pod.pod.UID},
 		},
