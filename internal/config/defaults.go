@@ -54,6 +54,9 @@ func (f *Federation) Default() {
 			setDefault(&p.ClientSecret.Key, DefaultClientSecretKey)
 		}
 	}
+	if u.People != nil {
+		defaultPeople(u.People)
+	}
 	setDefault(&u.Token.Source, SourceProjected)
 	setDefault(&u.Token.MountPath, DefaultTokenMountPath)
 	if u.Token.ExpirationSeconds == 0 {

@@ -72,6 +72,56 @@ type Upstream struct {
 	// with a kubeconfig (a CI runner, a reporting CronJob): each gets a
 	// Component and a kubeconfig; downstreams[].access.workloads grant them.
 	Workloads []UpstreamWorkload `json:"workloads,omitempty"`
+	// People, when set, are the people who reach the downstreams with
+	// kubectl, logged in to the company's OpenID provider through kubelogin
+	// (browser or device code): the downstreams that grant them something
+	// (downstreams[].access.people) trust the provider's ID tokens for
+	// people, and generate writes their kubeconfig.
+	People *People `json:"people,omitempty"`
+}
+
+// People is the OpenID provider people log in to, and how the downstreams
+// map its ID tokens to users and groups.
+type People struct {
+	// Issuer is the provider's issuer URL: https, exactly the iss claim of
+	// its ID tokens. It may be upstream.identityProvider's.
+	Issuer string `json:"issuer"`
+	// The CA that verifies the provider's TLS certificate (in the
+	// downstream API servers and in kubelogin).
+	CertificateAuthority `json:",inline"`
+	// ClientID is the provider's client kubelogin logs in with: the aud of
+	// the ID tokens. Required.
+	ClientID string `json:"clientID"`
+	// UsernameClaim is the ID token's claim the username comes from.
+	// Default email (then email_verified, when present, must be true).
+	UsernameClaim string `json:"usernameClaim,omitempty"`
+	// UsernamePrefix goes before it. Default "oidc:". Never empty, never
+	// system:, never a downstream's usernamePrefix.
+	UsernamePrefix string `json:"usernamePrefix,omitempty"`
+	// GroupsClaim is the claim that lists the person's groups. Default
+	// groups.
+	GroupsClaim string `json:"groupsClaim,omitempty"`
+	// GroupsPrefix goes before each group. Default: usernamePrefix. Never
+	// empty, never system:.
+	GroupsPrefix string `json:"groupsPrefix,omitempty"`
+	// ExtraScopes kubelogin asks for besides openid. Default [email,
+	// groups].
+	ExtraScopes []string `json:"extraScopes,omitempty"`
+}
+
+// PeopleAccess is what the people of one group may do in a downstream: a
+// scope (namespaces or clusterWide) and exactly one role.
+type PeopleAccess struct {
+	// Group as the provider names it in the groups claim (without the
+	// prefix).
+	Group string `json:"group"`
+	// Namespaces the group is granted (one RoleBinding each).
+	Namespaces []string `json:"namespaces,omitempty"`
+	// ClusterWide binds the role cluster-wide instead. Only when said
+	// explicitly; then Namespaces is empty.
+	ClusterWide bool `json:"clusterWide,omitempty"`
+	// The role: exactly one of preset, clusterRole or rules.
+	Role `json:",inline"`
 }
 
 // The grants of upstream.identityProvider.grant: how the hub gets a token
@@ -318,6 +368,10 @@ type Access struct {
 	// Workloads are the upstream workloads (upstream.workloads) granted
 	// something here; nothing is defaulted.
 	Workloads []WorkloadAccess `json:"workloads,omitempty"`
+	// People are the groups of upstream.people granted something here;
+	// nothing is defaulted. Only a downstream that grants people trusts
+	// their ID tokens.
+	People []PeopleAccess `json:"people,omitempty"`
 }
 
 // WorkloadAccess is what one upstream workload may do in a downstream: a

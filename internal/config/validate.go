@@ -143,6 +143,7 @@ func (f *Federation) validateUpstream(errs *Errors, p string) {
 	}
 	f.resolveCA(errs, p, &u.CertificateAuthority, "the issuer's TLS certificate (or the discoveryURL's)")
 	f.validateIdentityProvider(errs, path(p, "identityProvider"))
+	f.validatePeople(errs, path(p, "people"))
 
 	a := &u.ArgoCD
 	checkDNSLabel(errs, path(p, "argocd.namespace"), a.Namespace, `the namespace ArgoCD runs in, e.g. "argocd"`)
@@ -224,6 +225,7 @@ func (f *Federation) validateDownstream(errs *Errors, p string, d *Downstream) {
 	checkRole(errs, path(ap, "controller"), a.Controller, a.ClusterWide)
 	checkRole(errs, path(ap, "server"), a.Server, a.ClusterWide)
 	f.validateWorkloadAccess(errs, path(ap, "workloads"), a.Workloads)
+	f.validatePeopleAccess(errs, path(ap, "people"), a.People)
 
 	s := &d.ArgoCD
 	sp := path(p, "argocd")
@@ -573,7 +575,7 @@ func ValidateSet(feds []*Federation) error {
 		name   string
 		prefix string
 		authn  string
-		issuer string
+		issuers []string
 	}
 	byName := map[string][]seenDownstream{}
 	byServer := map[string]string{}
@@ -607,17 +609,34 @@ func ValidateSet(feds []*Federation) error {
 				if s.prefix == d.UsernamePrefix {
 					errs.add(p+".usernamePrefix", "%q is also the prefix of the hub in %s on this downstream: both hubs' service accounts would map to the same users; give each hub its own prefix", d.UsernamePrefix, s.src)
 				}
-				if s.issuer == urlKey(f.TrustedIssuer()) {
-					errs.add(p, "this hub and the one in %s have downstreams trust the same issuer %s: one API server takes each issuer once; let one hub deploy into this downstream", s.src, f.TrustedIssuer())
+				for _, iss := range f.trustedIssuers(&f.Downstreams[i]) {
+					if slices.Contains(s.issuers, urlKey(iss)) {
+						errs.add(p, "this hub and the one in %s have downstreams trust the same issuer %s: one API server takes each issuer once; let one hub deploy into this downstream, or people log in through one hub's config", s.src, iss)
+					}
 				}
 				if s.authn != d.APIServer.AuthenticationConfigVersion {
 					errs.add(p+".apiServer.authenticationConfigVersion", "is %s here and %s in %s; one API server reads one version", d.APIServer.AuthenticationConfigVersion, s.authn, s.src)
 				}
 			}
-			byName[d.Name] = append(byName[d.Name], seenDownstream{src: src, server: key, name: d.Name, prefix: d.UsernamePrefix, authn: d.APIServer.AuthenticationConfigVersion, issuer: urlKey(f.TrustedIssuer())})
+			var keys []string
+			for _, iss := range f.trustedIssuers(&f.Downstreams[i]) {
+				keys = append(keys, urlKey(iss))
+			}
+			byName[d.Name] = append(byName[d.Name], seenDownstream{src: src, server: key, name: d.Name, prefix: d.UsernamePrefix, authn: d.APIServer.AuthenticationConfigVersion, issuers: keys})
 		}
 	}
 	return errs.err()
+}
+
+// trustedIssuers are the issuers downstream d trusts for this hub: the
+// hub's (or its identity provider's), and the people's provider when d
+// grants people.
+func (f *Federation) trustedIssuers(d *Downstream) []string {
+	out := []string{f.TrustedIssuer()}
+	if pe := f.Upstream.People; pe != nil && len(d.Access.People) > 0 && !f.sharesPeopleIssuer() {
+		out = append(out, pe.Issuer)
+	}
+	return out
 }
 
 // Warnings are advice that does not stop generation.
@@ -636,8 +655,12 @@ func (f *Federation) Warnings() []string {
 		}
 	}
 	w = append(w, f.workloadWarnings()...)
+	w = append(w, f.peopleWarnings()...)
 	if p := f.Upstream.IdentityProvider; p != nil {
 		w = append(f.caWarnings("upstream.identityProvider", p.CertificateAuthority), w...)
+	}
+	if p := f.Upstream.People; p != nil {
+		w = append(f.caWarnings("upstream.people", p.CertificateAuthority), w...)
 	}
 	w = append(f.caWarnings("upstream", f.Upstream.CertificateAuthority), w...)
 	return w

@@ -96,7 +96,7 @@ func (t *Tree) apiServer(dir, name string, entries []entry) error {
 	for _, e := range entries {
 		u := &e.fed.Upstream
 		iss, discoveryURL, pem, claim := trust(e.fed)
-		ac.JWT = append(ac.JWT, jwtAuthenticator{
+		a := jwtAuthenticator{
 			Issuer: issuer{
 				URL:                  iss,
 				DiscoveryURL:         discoveryURL,
@@ -106,7 +106,18 @@ func (t *Tree) apiServer(dir, name string, entries []entry) error {
 			ClaimValidationRules: []validationRule{claimRule(e.fed, e.d)},
 			ClaimMappings:        claimMappings{Username: prefixedClaim{Claim: claim, Prefix: e.d.UsernamePrefix}},
 			UserValidationRules:  []validationRule{reservedUsernames},
-		})
+		}
+		if trustsPeople(e.fed, e.d) {
+			if e.fed.SharesPeopleIssuer() {
+				withPeople(&a, e.fed, e.d)
+			} else {
+				ac.JWT = append(ac.JWT, peopleAuthenticator(e.fed))
+				if pem := u.People.PEM(); pem != "" {
+					t.add(dir+u.Name+"-people-ca.crt", []byte(pem))
+				}
+			}
+		}
+		ac.JWT = append(ac.JWT, a)
 		if pem != "" {
 			t.add(dir+u.Name+"-ca.crt", []byte(pem))
 		}

@@ -29,6 +29,11 @@ func (t *Tree) downstream(name string, entries []entry) error {
 				presets[g.Role.Preset] = true
 			}
 		}
+		for _, g := range e.fed.PeopleGrants(e.d) {
+			if g.Role.Preset != "" {
+				presets[g.Role.Preset] = true
+			}
+		}
 	}
 	if len(presets) > 0 {
 		b, err := presetsFile(presets)
@@ -68,34 +73,50 @@ func presetsFile(presets map[string]bool) ([]byte, error) {
 }
 
 // rbacObjects are one hub's roles and bindings in one downstream: for the
-// controller and the server, a binding per namespace (or one cluster-wide
-// binding when asked for) of the prefixed user to its role.
+// controller, the server and the upstream workloads, a binding per
+// namespace (or one cluster-wide binding when asked for) of the prefixed
+// user to its role; for the people's groups the same, of the prefixed
+// group.
 func rbacObjects(f *config.Federation, d *config.Downstream) []any {
+	type bound struct {
+		role                  config.Role
+		roleName, bindingName string
+		subject               subject
+		clusterWide           bool
+		namespaces            []string
+	}
+	var all []bound
+	for _, g := range f.Grants(d) {
+		all = append(all, bound{g.Role, g.RoleName, g.BindingName, subject{APIGroup: rbacGroup, Kind: "User", Name: g.User}, g.ClusterWide, g.Namespaces})
+	}
+	for _, g := range f.PeopleGrants(d) {
+		all = append(all, bound{g.Role, g.RoleName, g.BindingName, subject{APIGroup: rbacGroup, Kind: "Group", Name: g.Subject}, g.ClusterWide, g.Namespaces})
+	}
 	u := f.Upstream.Name
 	var objs []any
-	for _, g := range f.Grants(d) {
-		ref := roleRef{APIGroup: rbacGroup, Kind: "ClusterRole", Name: g.RoleName}
-		if len(g.Role.Rules) > 0 {
+	for _, g := range all {
+		ref := roleRef{APIGroup: rbacGroup, Kind: "ClusterRole", Name: g.roleName}
+		if len(g.role.Rules) > 0 {
 			objs = append(objs, clusterRole{
 				typeMeta: typeMeta{APIVersion: rbacGroup + "/v1", Kind: "ClusterRole"},
-				Metadata: objectMeta{Name: g.RoleName, Labels: config.ObjectLabels(u, nil)},
-				Rules:    g.Role.Rules,
+				Metadata: objectMeta{Name: g.roleName, Labels: config.ObjectLabels(u, nil)},
+				Rules:    g.role.Rules,
 			})
 		}
-		subjects := []subject{{APIGroup: rbacGroup, Kind: "User", Name: g.User}}
-		if g.ClusterWide {
+		subjects := []subject{g.subject}
+		if g.clusterWide {
 			objs = append(objs, binding{
 				typeMeta: typeMeta{APIVersion: rbacGroup + "/v1", Kind: "ClusterRoleBinding"},
-				Metadata: objectMeta{Name: g.BindingName, Labels: config.ObjectLabels(u, nil)},
+				Metadata: objectMeta{Name: g.bindingName, Labels: config.ObjectLabels(u, nil)},
 				RoleRef:  ref,
 				Subjects: subjects,
 			})
 			continue
 		}
-		for _, n := range g.Namespaces {
+		for _, n := range g.namespaces {
 			objs = append(objs, binding{
 				typeMeta: typeMeta{APIVersion: rbacGroup + "/v1", Kind: "RoleBinding"},
-				Metadata: objectMeta{Name: g.BindingName, Namespace: n, Labels: config.ObjectLabels(u, nil)},
+				Metadata: objectMeta{Name: g.bindingName, Namespace: n, Labels: config.ObjectLabels(u, nil)},
 				RoleRef:  ref,
 				Subjects: subjects,
 			})

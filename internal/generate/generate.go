@@ -45,6 +45,9 @@ func Generate(ctx context.Context, set *config.Set) (*Tree, error) {
 		if err := t.upstream(ctx, f); err != nil {
 			return nil, err
 		}
+		if err := t.peopleFiles(f); err != nil {
+			return nil, err
+		}
 	}
 	// Group the downstream entries of every federation by cluster name.
 	var names []string

@@ -36,6 +36,8 @@ var goldenCases = []struct {
 	{"token-request-only", []string{"testdata/token-request-only/federation.yaml"}, "testdata/token-request-only/golden"},
 	{"identity-provider-jwt", []string{"testdata/identity-provider-jwt/federation.yaml"}, "testdata/identity-provider-jwt/golden"},
 	{"identity-provider-client", []string{"testdata/identity-provider-client/federation.yaml"}, "testdata/identity-provider-client/golden"},
+	{"people", []string{"testdata/people/federation.yaml"}, "testdata/people/golden"},
+	{"people-shared", []string{"testdata/people-shared/federation.yaml"}, "testdata/people-shared/golden"},
 	// The shipped example's tree is manifests/: what a reader looks at.
 	{"example", []string{"../../examples/federation.yaml"}, "../../manifests"},
 }

@@ -209,7 +209,7 @@ type authenticationConfiguration struct {
 
 type jwtAuthenticator struct {
 	Issuer               issuer           `json:"issuer"`
-	ClaimValidationRules []validationRule `json:"claimValidationRules"`
+	ClaimValidationRules []validationRule `json:"claimValidationRules,omitempty"`
 	ClaimMappings        claimMappings    `json:"claimMappings"`
 	UserValidationRules  []validationRule `json:"userValidationRules"`
 }
@@ -219,15 +219,22 @@ type issuer struct {
 	DiscoveryURL         string   `json:"discoveryURL,omitempty"`
 	CertificateAuthority string   `json:"certificateAuthority,omitempty"`
 	Audiences            []string `json:"audiences"`
+	// AudienceMatchPolicy is MatchAny when there are several audiences.
+	AudienceMatchPolicy string `json:"audienceMatchPolicy,omitempty"`
 }
 
 type claimMappings struct {
-	Username prefixedClaim `json:"username"`
+	Username prefixedClaim  `json:"username"`
+	Groups   *prefixedClaim `json:"groups,omitempty"`
 }
 
+// prefixedClaim is a claim and its prefix, or a CEL expression (then
+// neither claim nor prefix; a prefix is never empty, so omitempty never
+// drops one that is set).
 type prefixedClaim struct {
-	Claim  string `json:"claim"`
-	Prefix string `json:"prefix"`
+	Claim      string `json:"claim,omitempty"`
+	Prefix     string `json:"prefix,omitempty"`
+	Expression string `json:"expression,omitempty"`
 }
 
 // validationRule is a CEL claimValidationRule or userValidationRule.
