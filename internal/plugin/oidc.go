@@ -58,8 +58,8 @@ type OIDCTokenOptions struct {
 	// confidential client of the other grants). Never given in the args.
 	ClientSecretFile string
 	// Audience the downstream accepts: asked for with the token request's
-	// audience parameter (unless it is the client id) and required in the
-	// token's aud.
+	// audience parameter (unless it is the client id, the grant is
+	// refresh-token or Token is TokenID) and required in the token's aud.
 	Audience string
 	// Scope is the space-separated scope parameter.
 	Scope string
@@ -146,7 +146,7 @@ func (o *OIDCTokenOptions) AddFlags(fs *flag.FlagSet) {
 	fs.StringVar(&o.ClientSecretFile, "client-secret-file", o.ClientSecretFile,
 		"the `path` of the client secret (a mounted Secret); required by client-credentials; never give the secret itself")
 	fs.StringVar(&o.Audience, "audience", o.Audience,
-		"the `audience` the downstream accepts: asked for (the audience parameter) and required in the token's aud (required)")
+		"the `audience` the downstream accepts: asked for with the audience parameter (not with refresh-token or --token id-token, nor when it is the client id) and required in the token's aud (required)")
 	fs.StringVar(&o.Scope, "scope", o.Scope, "the scope parameter (`space-separated`)")
 	fs.StringVar(&o.Token, "token", o.Token, "which token of the answer is the credential: "+TokenAccess+" (a JWT) or "+TokenID)
 	fs.StringVar(&o.CAFile, "ca-file", o.CAFile, "the CA bundle `path` that verifies the provider (default: the system roots)")
