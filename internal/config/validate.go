@@ -570,11 +570,11 @@ func ValidateSet(feds []*Federation) error {
 	type seenIssuer struct{ src, issuer string }
 	issuers := map[string]seenIssuer{}
 	type seenDownstream struct {
-		src    string
-		server string
-		name   string
-		prefix string
-		authn  string
+		src     string
+		server  string
+		name    string
+		prefix  string
+		authn   string
 		issuers []string
 	}
 	byName := map[string][]seenDownstream{}

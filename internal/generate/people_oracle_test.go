@@ -188,8 +188,8 @@ func TestAPIServerPeople(t *testing.T) {
 			for what, c := range map[string]map[string]any{
 				"a token for both audiences":    person([]any{"kubernetes", "prod"}, nil),
 				"another service account":       {"iss": issuer, "aud": "prod", "sub": "system:serviceaccount:argocd:default"},
-				"a person's token for the hub":   person("prod", nil),
-				"a person without the username":  person("kubernetes", map[string]any{"preferred_username": nil}),
+				"a person's token for the hub":  person("prod", nil),
+				"a person without the username": person("kubernetes", map[string]any{"preferred_username": nil}),
 			} {
 				if what == "a person without the username" {
 					delete(c, "preferred_username")
