@@ -77,7 +77,7 @@ func (f *Federation) validateIdentityProvider(errs *Errors, p string) {
 	ap := path(p, "assertionAudience")
 	switch {
 	case idp.Grant == GrantJWTBearer && idp.AssertionAudience == "":
-		errs.add(ap, "is required with grant %s: the aud the provider wants in the assertion (Hydra: its token endpoint URL, e.g. https://login.example.com/oauth2/token; Keycloak: the realm's issuer or token URL; Entra ID: api://AzureADTokenExchange)", GrantJWTBearer)
+		errs.add(ap, "is required with grant %s: the aud the provider wants in the assertion (Hydra: its token endpoint URL, e.g. https://login.example.com/oauth2/token; other providers: the audience their JWT-bearer grant documents, usually the token endpoint URL; Entra ID has no JWT-bearer grant for this, see docs/identity-providers.md)", GrantJWTBearer)
 	case idp.Grant == GrantJWTBearer:
 		checkAudience(errs, ap, idp.AssertionAudience)
 	case idp.AssertionAudience != "" && idp.Grant != "":

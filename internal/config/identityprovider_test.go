@@ -145,7 +145,7 @@ func TestIdentityProviderRefused(t *testing.T) {
 		{name: "bad secret name", yaml: cc("clientSecret: {secretName: My_Secret}"), path: "upstream.identityProvider.clientSecret.secretName", want: []string{"is not a valid name"}},
 		{name: "bad secret key", yaml: cc("clientSecret: {key: 'a/b'}"), path: "upstream.identityProvider.clientSecret.key", want: []string{"not a valid Secret key"}},
 		{name: "assertion audience missing", yaml: withIDP(idpYAML(GrantJWTBearer)), path: "upstream.identityProvider.assertionAudience",
-			want: []string{"is required with grant JWTBearer", "Hydra: its token endpoint URL", "Keycloak: the realm's issuer or token URL", "Entra ID: api://AzureADTokenExchange"}},
+			want: []string{"is required with grant JWTBearer", "Hydra: its token endpoint URL", "usually the token endpoint URL", "Entra ID has no JWT-bearer grant"}},
 		{name: "assertion audience with ClientCredentials", yaml: cc("assertionAudience: x"), path: "upstream.identityProvider.assertionAudience", want: []string{"only for grant JWTBearer"}},
 		{name: "assertion audience with a space", yaml: withIDP(idpYAML(GrantJWTBearer, "assertionAudience: a b")), path: "upstream.identityProvider.assertionAudience", want: []string{"no whitespace"}},
 		{name: "scope with a space", yaml: cc(`scopes: ["openid email"]`), path: "upstream.identityProvider.scopes[0]", want: []string{"not a scope", "each scope on its own"}},
