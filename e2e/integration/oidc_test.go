@@ -19,10 +19,12 @@ import (
 	"testing"
 	"time"
 
+	authnv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/yaml"
 
 	"github.com/argocd-k8s-federate/argocd-k8s-federate/internal/testenv"
@@ -58,16 +60,36 @@ func TestIntegrationIdentityProvider(t *testing.T) {
 	te := testenv.NewEnv(t)
 	e := &idpEnv{dir: te.Dir}
 	e.hub = te.StartUpstream(testenv.UpstreamConfig{
-		Name: "hub", Namespace: argocdNS, ServiceAccounts: []string{controllerSA, serverSA, unprivilegedSA},
+		Name: "hub", Namespace: argocdNS, ServiceAccounts: []string{controllerSA, serverSA, unprivilegedSA}, AnonymousDiscovery: true,
 	})
 	e.idp = testenv.StartHydra(t, te.Dir, testenv.HydraConfig{})
+	// The people's client: kubelogin's at the provider.
+	_, err := e.idp.CreateClient(context.Background(), testenv.HydraClient{
+		ClientID: peopleClient, ClientSecret: peopleSecret,
+		GrantTypes: []string{"authorization_code", "refresh_token"}, ResponseTypes: []string{"code"},
+		Scope: "openid offline_access email groups", RedirectURIs: []string{peopleRedirect},
+	})
+	must(t, err)
 	pluginDir := filepath.Join(e.dir, "pod", "plugin")
 	must(t, os.MkdirAll(pluginDir, 0o755))
 	run(t, plugin(t), "install", "--to", pluginDir)
 	e.pluginBin = filepath.Join(pluginDir, "argocd-k8s-federate-plugin")
 
+	people := &testenv.PeopleConfig{Issuer: e.idp.Issuer, CAFile: e.idp.CAFile, ClientID: peopleClient,
+		Group: "platform", ClusterRole: "edit", Namespaces: []string{allowedNS}}
 	federate := func(down, grant, client, assertionAudience string) string {
 		out := filepath.Join(e.dir, "out-"+down)
+		var idp *testenv.IdentityProviderConfig
+		if grant != "" {
+			idp = &testenv.IdentityProviderConfig{
+				Issuer: e.idp.Issuer, CAFile: e.idp.CAFile, Grant: grant, ClientID: client,
+				AssertionAudience: assertionAudience,
+			}
+		}
+		var pe *testenv.PeopleConfig
+		if down != "down-cc" {
+			pe = people
+		}
 		te.Federate(testenv.FederationSetup{
 			Downstream: down,
 			Out:        out,
@@ -76,10 +98,8 @@ func TestIntegrationIdentityProvider(t *testing.T) {
 				TokenMountPath: filepath.Join(e.dir, "pod", "tokens"), PluginDir: pluginDir,
 				PluginImage: "argocd-k8s-federate-plugin:test",
 				Namespaces:  []string{allowedNS},
-				IdentityProvider: &testenv.IdentityProviderConfig{
-					Issuer: e.idp.Issuer, CAFile: e.idp.CAFile, Grant: grant, ClientID: client,
-					AssertionAudience: assertionAudience,
-				},
+				IdentityProvider: idp,
+				People:           pe,
 			}},
 			OtherNamespaces: []string{otherNS},
 			RunCLI:          func(args ...string) error { return command(cli(t), args...) },
@@ -89,10 +109,78 @@ func TestIntegrationIdentityProvider(t *testing.T) {
 	}
 	outJB := federate("down-jb", "JWTBearer", jwtBearerClient, e.idp.TokenURL)
 	outCC := federate("down-cc", "ClientCredentials", credentialsClient, "")
+	// People of a hub whose ArgoCD keeps the hub's own tokens: the
+	// downstream trusts two issuers.
+	outPeople := federate("down-people", "", "", "")
 
 	t.Run("JWTBearer", func(t *testing.T) { e.testJWTBearer(t, outJB) })
 	t.Run("ClientCredentials", func(t *testing.T) { e.testClientCredentials(t, outCC) })
 	t.Run("RefreshToken", e.testRefreshToken)
+	t.Run("People", func(t *testing.T) {
+		e.testPeople(t, map[string]string{"down-jb": outJB, "down-people": outPeople}, outCC)
+	})
+}
+
+// testPeople: a person's ID token from a real login at the provider, with
+// an email and groups, is the prefixed user and groups in the downstreams
+// that grant people (trusting the provider once, beside the hub's tokens,
+// or twice, beside the hub's own issuer), with the generated RBAC, and
+// nothing in a downstream that grants people nothing; the people's
+// kubeconfig loads in client-go and runs kubelogin for the provider.
+func (e *idpEnv) testPeople(t *testing.T, outs map[string]string, outNone string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	login, err := e.idp.Login(ctx, testenv.LoginRequest{
+		ClientID: peopleClient, ClientSecret: peopleSecret, RedirectURI: peopleRedirect,
+		Scopes: []string{"openid", "email", "groups"}, Subject: "alice",
+		IDTokenClaims: map[string]any{"email": "alice@example.com", "email_verified": true, "groups": []string{"platform", "system:masters"}},
+	})
+	must(t, err)
+	unverified, err := e.idp.Login(ctx, testenv.LoginRequest{
+		ClientID: peopleClient, ClientSecret: peopleSecret, RedirectURI: peopleRedirect,
+		Scopes: []string{"openid", "email", "groups"}, Subject: "mallory",
+		IDTokenClaims: map[string]any{"email": "mallory@example.com", "email_verified": false, "groups": []string{"platform"}},
+	})
+	must(t, err)
+	for down, out := range outs {
+		t.Run(down, func(t *testing.T) {
+			rc := restConfigFor(t, out, "hub", down)
+			c := bearer(t, rc, login.IDToken)
+			r, err := c.AuthenticationV1().SelfSubjectReviews().Create(ctx, &authnv1.SelfSubjectReview{}, metav1.CreateOptions{})
+			if err != nil {
+				t.Fatalf("SelfSubjectReview with a person's ID token: %v", err)
+			}
+			u := r.Status.UserInfo
+			t.Logf("%s: the person is %s, groups %v", down, u.Username, u.Groups)
+			if u.Username != "oidc:alice@example.com" || !slices.Contains(u.Groups, "oidc:platform") || !slices.Contains(u.Groups, "oidc:system:masters") ||
+				slices.Contains(u.Groups, "system:masters") {
+				t.Errorf("user %s groups %v: want oidc:alice@example.com in oidc:platform, and no system:masters", u.Username, u.Groups)
+			}
+			checkIdentity(t, c, "oidc:alice@example.com", "via-people")
+			// An email the provider has not verified is no username.
+			_, err = bearer(t, rc, unverified.IDToken).CoreV1().ConfigMaps(allowedNS).List(ctx, metav1.ListOptions{})
+			assertUnauthorized(t, err)
+
+			data, err := os.ReadFile(filepath.Join(out, "people", "hub", "kubeconfig.yaml"))
+			must(t, err)
+			kc, err := clientcmd.Load(data)
+			must(t, err)
+			must(t, clientcmd.Validate(*kc))
+			ctxName := kc.CurrentContext
+			user := kc.AuthInfos[kc.Contexts[ctxName].AuthInfo]
+			if ctxName != down || user.Exec == nil || user.Exec.Command != "kubectl" ||
+				!slices.Equal(user.Exec.Args[:4], []string{"oidc-login", "get-token", "--oidc-issuer-url=" + e.idp.Issuer, "--oidc-client-id=" + peopleClient}) {
+				t.Errorf("the people's kubeconfig: context %q, exec %+v", ctxName, user.Exec)
+			}
+			if kc.Clusters[down].Server != rc.Host {
+				t.Errorf("the people's kubeconfig names server %s, want %s", kc.Clusters[down].Server, rc.Host)
+			}
+		})
+	}
+	// A downstream that grants people nothing does not trust their tokens.
+	rc := restConfigFor(t, outNone, "hub", "down-cc")
+	_, err = bearer(t, rc, login.IDToken).CoreV1().ConfigMaps(allowedNS).List(ctx, metav1.ListOptions{})
+	assertUnauthorized(t, err)
 }
 
 // pluginRun runs the installed plugin as client-go would, and returns its
@@ -422,12 +510,6 @@ func (e *idpEnv) testRefreshToken(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	idp := e.idp
-	_, err := idp.CreateClient(ctx, testenv.HydraClient{
-		ClientID: peopleClient, ClientSecret: peopleSecret,
-		GrantTypes: []string{"authorization_code", "refresh_token"}, ResponseTypes: []string{"code"},
-		Scope: "openid offline_access email groups", RedirectURIs: []string{peopleRedirect},
-	})
-	must(t, err)
 	login, err := idp.Login(ctx, testenv.LoginRequest{
 		ClientID: peopleClient, ClientSecret: peopleSecret, RedirectURI: peopleRedirect,
 		Scopes: []string{"openid", "offline_access", "email", "groups"}, Subject: "alice",

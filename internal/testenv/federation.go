@@ -102,6 +102,19 @@ type FederationConfig struct {
 	// IdentityProvider, when set, is upstream.identityProvider: the
 	// downstream trusts that OpenID provider instead of the hub's issuer.
 	IdentityProvider *IdentityProviderConfig
+	// People, when set, is upstream.people, and its grant in the
+	// downstream (access.people).
+	People *PeopleConfig
+}
+
+// PeopleConfig is upstream.people and one group's grant in
+// downstreams[0].access.people.
+type PeopleConfig struct {
+	// Issuer, CAFile and ClientID are the fields of the same names.
+	Issuer, CAFile, ClientID string
+	// Group is granted ClusterRole in Namespaces.
+	Group, ClusterRole string
+	Namespaces         []string
 }
 
 // IdentityProviderConfig is upstream.identityProvider.
@@ -157,6 +170,9 @@ func (c FederationConfig) YAML() []byte {
 			fmt.Fprintf(&b, "    assertionAudience: %s\n", q(p.AssertionAudience))
 		}
 	}
+	if p := c.People; p != nil {
+		fmt.Fprintf(&b, "  people:\n    issuer: %s\n    caFile: %s\n    clientID: %s\n", q(p.Issuer), q(p.CAFile), q(p.ClientID))
+	}
 	if len(c.Workloads) > 0 {
 		b.WriteString("  workloads:\n")
 		for _, w := range c.Workloads {
@@ -164,6 +180,9 @@ func (c FederationConfig) YAML() []byte {
 		}
 	}
 	fmt.Fprintf(&b, "downstreams:\n- name: %s\n  server: %s\n  caFile: %s\n  access:\n    namespaces: %s\n", q(c.Downstream), q(c.Server), q(c.DownstreamCAFile), list(c.Namespaces))
+	if p := c.People; p != nil {
+		fmt.Fprintf(&b, "    people:\n    - group: %s\n      namespaces: %s\n      clusterRole: %s\n", q(p.Group), list(p.Namespaces), q(p.ClusterRole))
+	}
 	if len(c.Workloads) > 0 {
 		b.WriteString("    workloads:\n")
 		for _, w := range c.Workloads {
@@ -255,6 +274,9 @@ func (e *Env) Federate(s FederationSetup) *Federation {
 		namespaces = append(namespaces, c.Namespaces...)
 		for _, w := range c.Workloads {
 			namespaces = append(namespaces, w.Namespaces...)
+		}
+		if c.People != nil {
+			namespaces = append(namespaces, c.People.Namespaces...)
 		}
 	}
 	args := []string{"generate", "-o", f.Out}
