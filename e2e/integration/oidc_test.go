@@ -96,8 +96,8 @@ func TestIntegrationIdentityProvider(t *testing.T) {
 			Configs: []testenv.FederationConfig{{
 				Hub: "hub", Issuer: e.hub.URL, CAFile: e.hub.CAFile,
 				TokenMountPath: filepath.Join(e.dir, "pod", "tokens"), PluginDir: pluginDir,
-				PluginImage: "argocd-k8s-federate-plugin:test",
-				Namespaces:  []string{allowedNS},
+				PluginImage:      "argocd-k8s-federate-plugin:test",
+				Namespaces:       []string{allowedNS},
 				IdentityProvider: idp,
 				People:           pe,
 			}},
