@@ -105,6 +105,13 @@ func checkSetButEmpty(errs *Errors, raw any) {
 			errs.add(path(index("downstreams", i), "usernamePrefix"), `is set but empty: without a prefix an upstream token could claim any username of the downstream; leave the field out for the default "<upstream.name>:", or write a prefix such as "hub:"`)
 		}
 	}
+	up, _ := obj["upstream"].(map[string]any)
+	people, _ := up["people"].(map[string]any)
+	for _, k := range []string{"usernamePrefix", "groupsPrefix"} {
+		if v, ok := people[k]; ok && (v == nil || v == "") {
+			errs.add(path("upstream.people", k), `is set but empty: without a prefix a person's ID token could claim any user or group of the downstream, system:masters included; leave the field out for the default "`+DefaultPeoplePrefix+`", or write a prefix such as "corp:"`)
+		}
+	}
 }
 
 // checkShape walks a decoded JSON value against the Go type it must fill and

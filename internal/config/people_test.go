@@ -105,6 +105,8 @@ func TestPeopleRefused(t *testing.T) {
 		{name: "system username prefix", yaml: people(`usernamePrefix: "system:"`), path: "upstream.people.usernamePrefix", want: []string{"starts with system:"}},
 		{name: "System username prefix", yaml: people(`usernamePrefix: "System:x"`), path: "upstream.people.usernamePrefix", want: []string{"starts with system:"}},
 		{name: "system groups prefix", yaml: people(`groupsPrefix: "system:"`), path: "upstream.people.groupsPrefix", want: []string{"starts with system:", "groups"}},
+		{name: "empty username prefix", yaml: people(`usernamePrefix: ""`), path: "upstream.people.usernamePrefix", want: []string{"is set but empty", "system:masters"}},
+		{name: "null groups prefix", yaml: people(`groupsPrefix: null`), path: "upstream.people.groupsPrefix", want: []string{"is set but empty"}},
 		{name: "dash prefix", yaml: people(`usernamePrefix: "-"`), path: "upstream.people.usernamePrefix", want: []string{"turns prefixing off"}},
 		{name: "the hub's prefix", yaml: people(`usernamePrefix: "hub:"`), path: "upstream.people.usernamePrefix", want: []string{"downstreams[0].usernamePrefix", "own prefix"}},
 		{name: "claim not an identifier", yaml: people(`usernameClaim: "user.name"`), path: "upstream.people.usernameClaim", want: []string{"must be an identifier"}},
