@@ -13,6 +13,7 @@ import (
 	"github.com/argocd-k8s-federate/argocd-k8s-federate/internal/adopt"
 	"github.com/argocd-k8s-federate/argocd-k8s-federate/internal/adopt/adopttest"
 	"github.com/argocd-k8s-federate/argocd-k8s-federate/internal/config"
+	"github.com/argocd-k8s-federate/argocd-k8s-federate/internal/plugin"
 )
 
 var now = time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
@@ -302,5 +303,41 @@ func TestRead(t *testing.T) {
 		if in.Secrets[i-1].Name > in.Secrets[i].Name {
 			t.Errorf("not sorted: %s before %s", in.Secrets[i-1].Name, in.Secrets[i].Name)
 		}
+	}
+}
+
+// A Secret that runs oidc-token is federated through an identity provider:
+// audit says so, and import keeps its audience and asks for
+// upstream.identityProvider in a review.
+func TestAuditIdentityProviderSecret(t *testing.T) {
+	o := plugin.DefaultOIDCTokenOptions()
+	o.Issuer, o.Grant, o.ClientID, o.Audience, o.AssertionAudience = "https://login.example.com", plugin.GrantJWTBearer, "argocd-hub", "prod-idp", "https://login.example.com/oauth2/token"
+	s := adopttest.Secret("cluster-idp", "idp", "https://idp.example.com", map[string]any{
+		"execProviderConfig": map[string]any{"command": "/var/run/argocd-k8s-federate/" + plugin.Name, "args": o.Args(), "apiVersion": "client.authentication.k8s.io/v1"},
+		"tlsClientConfig":    map[string]any{"insecure": false},
+	}, map[string]string{"namespaces": "apps"})
+	in := readFixtures(t, []adopttest.Fixture{{Secret: s}})
+	r := adopt.Audit(in, now)
+	f := r.Clusters[0]
+	if f.Kind != adopt.KindFederated || f.TokenSource != config.SourceIdentityProvider || f.Audience != "prod-idp" || f.Static ||
+		!strings.Contains(f.Detail, "identity provider https://login.example.com, grant jwt-bearer, client argocd-hub") {
+		t.Errorf("finding %+v", f)
+	}
+	if err := r.Err(); err != nil {
+		t.Errorf("audit: %v", err)
+	}
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "hub-ca.crt"), adopttest.NewMaterial(t).CAPEM)
+	res, err := adopt.Import(in, hub(), filepath.Join(dir, "federation.yaml"), now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range []string{"audience: prod-idp", "upstream.identityProvider to the same issuer"} {
+		if !strings.Contains(string(res.Config), w) {
+			t.Errorf("imported config lacks %q:\n%s", w, res.Config)
+		}
+	}
+	if strings.Contains(string(res.Config), "tokenSource") {
+		t.Errorf("imported config sets a token source:\n%s", res.Config)
 	}
 }

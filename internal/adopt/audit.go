@@ -29,7 +29,8 @@ const (
 	KindInCluster Kind = "in-cluster"
 	// KindAWSAuth: awsAuthConfig; ArgoCD runs argocd-k8s-auth aws.
 	KindAWSAuth Kind = "aws-auth"
-	// KindFederated: this tool's plugin (token-file or token-request).
+	// KindFederated: this tool's plugin (token-file, token-request or
+	// oidc-token).
 	KindFederated Kind = "federated"
 	// KindExec: another exec plugin (argocd-k8s-auth gcp/azure, kubelogin ...).
 	KindExec Kind = "exec"
@@ -68,7 +69,8 @@ type Finding struct {
 	// Plugin is the exec plugin's command (its base name) and first
 	// argument: "argocd-k8s-auth aws", "argocd-k8s-federate-plugin token-file".
 	Plugin string `json:"plugin,omitempty"`
-	// TokenSource of a federated Secret: Projected or TokenRequest.
+	// TokenSource of a federated Secret: Projected, TokenRequest or
+	// IdentityProvider.
 	TokenSource string `json:"tokenSource,omitempty"`
 	// Audience of a federated Secret's tokens.
 	Audience string `json:"audience,omitempty"`
@@ -129,6 +131,11 @@ func classifyExec(s *argocd.ClusterSecret, f *Finding) {
 		if o, err := s.TokenRequest(); err == nil {
 			f.Kind, f.TokenSource, f.Audience = KindFederated, config.SourceTokenRequest, o.Audience
 			f.Detail = fmt.Sprintf("%s token-request: tokens requested from the hub (audience %s)", plugin.Name, o.Audience)
+			return
+		}
+		if o, err := s.OIDCToken(); err == nil {
+			f.Kind, f.TokenSource, f.Audience = KindFederated, config.SourceIdentityProvider, o.Audience
+			f.Detail = fmt.Sprintf("%s oidc-token: tokens of the identity provider %s, grant %s, client %s (audience %s)", plugin.Name, o.Issuer, o.Grant, o.ClientID, o.Audience)
 			return
 		}
 	}

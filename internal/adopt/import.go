@@ -151,6 +151,12 @@ func Import(in *Input, hub Hub, source string, now time.Time) (*Imported, error)
 		switch f.Kind {
 		case KindFederated:
 			d.Audience, d.TokenSource = f.Audience, f.TokenSource
+			if f.TokenSource == config.SourceIdentityProvider {
+				// The source follows upstream.identityProvider, which
+				// import does not write: the review says what to set.
+				d.TokenSource = ""
+				e.reviews = append(e.reviews, "reached through an identity provider ("+f.Detail+"): set upstream.identityProvider to the same issuer, grant and client (docs/config.md), or the generated Secret uses the hub's own tokens")
+			}
 		case KindAWSAuth, KindExec:
 			e.reviews = append(e.reviews, fmt.Sprintf("reached by %s: the federated identity replaces it only once this cluster trusts the hub's issuer (the generated apiserver/ files)", f.Plugin))
 		}
