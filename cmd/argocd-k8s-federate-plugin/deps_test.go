@@ -17,7 +17,7 @@ const module = "github.com/argocd-k8s-federate/argocd-k8s-federate"
 // 0.4 ms of inits on every exec): token-request execs its network half,
 // argocd-k8s-federate-token-request, which links them but nothing else.
 func TestLinksOnlyTheStandardLibrary(t *testing.T) {
-	checkLinks(t, ".", "net/http", "crypto/tls", "crypto/x509")
+	checkLinks(t, ".", "net/http", "crypto/tls", "crypto/x509", "net/url")
 	checkLinks(t, "../argocd-k8s-federate-token-request")
 }
 

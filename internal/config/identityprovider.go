@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/argocd-k8s-federate/argocd-k8s-federate/internal/oidc"
 	"github.com/argocd-k8s-federate/argocd-k8s-federate/internal/plugin"
 )
 
@@ -35,7 +36,7 @@ func (f *Federation) validateIdentityProvider(errs *Errors, p string) {
 		return
 	}
 	ip := path(p, "issuer")
-	if err := plugin.CheckIssuerURL(idp.Issuer); err != nil {
+	if err := oidc.CheckIssuerURL(idp.Issuer); err != nil {
 		errs.add(ip, "%v: the OpenID provider's issuer, exactly the iss claim of its tokens", err)
 	} else if checkHTTPS(errs, ip, idp.Issuer, "the OpenID provider's issuer", " (the issuer is compared byte for byte with the iss claim of the provider's tokens, so it is never rewritten for you)") {
 		if urlKey(idp.Issuer) == urlKey(u.Issuer) {

@@ -8,7 +8,7 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/argocd-k8s-federate/argocd-k8s-federate/internal/plugin"
+	"github.com/argocd-k8s-federate/argocd-k8s-federate/internal/oidc"
 )
 
 // DefaultPeoplePrefix is upstream.people.usernamePrefix (and groupsPrefix)
@@ -38,7 +38,7 @@ func (f *Federation) validatePeople(errs *Errors, p string) {
 		return
 	}
 	ip := path(p, "issuer")
-	if err := plugin.CheckIssuerURL(pe.Issuer); err != nil {
+	if err := oidc.CheckIssuerURL(pe.Issuer); err != nil {
 		errs.add(ip, "%v: the OpenID provider people log in to, exactly the iss claim of its ID tokens", err)
 	} else if checkHTTPS(errs, ip, pe.Issuer, "the people's OpenID provider", " (the issuer is compared byte for byte with the iss claim of the ID tokens)") {
 		switch {

@@ -56,6 +56,9 @@ func Run(o plugin.OIDCTokenOptions, env plugin.Env, stdout io.Writer) error {
 // Token gets the token and checks that it is what the downstream accepts:
 // issued by o.Issuer, for o.Audience, not expired.
 func Token(o plugin.OIDCTokenOptions, env plugin.Env) (credential.Token, error) {
+	if err := CheckIssuerURL(o.Issuer); err != nil {
+		return credential.Token{}, fmt.Errorf("--issuer: %w", err)
+	}
 	p, err := newProvider(o)
 	if err != nil {
 		return credential.Token{}, err
