@@ -27,4 +27,3 @@ func CheckIssuerURL(issuer string) error {
 	}
 	return nil
 }
-
