@@ -93,13 +93,7 @@ func (t *Tree) peopleFiles(f *config.Federation) error {
 	kc := kubeconfig{APIVersion: "v1", Kind: "Config"}
 	user := PeopleUser(f.Upstream.Name)
 	for _, d := range downs {
-		var c kubeconfigCluster
-		c.Name = d.Name
-		c.Cluster.Server = d.Server
-		if pem := d.PEM(); pem != "" {
-			c.Cluster.CertificateAuthorityData = []byte(pem)
-		}
-		kc.Clusters = append(kc.Clusters, c)
+		kc.Clusters = append(kc.Clusters, kubeconfigClusterOf(d))
 		var x kubeconfigContext
 		x.Name = d.Name
 		x.Context.Cluster, x.Context.User = d.Name, user

@@ -114,6 +114,18 @@ set upstream.workloads (kind, name, containers) to match the workload and
 generate again. See docs/config.md, "Other workloads".`)
 }
 
+// kubeconfigClusterOf is downstream d as a kubeconfig's cluster: its name,
+// server and CA.
+func kubeconfigClusterOf(d *config.Downstream) kubeconfigCluster {
+	var c kubeconfigCluster
+	c.Name = d.Name
+	c.Cluster.Server = d.Server
+	if pem := d.PEM(); pem != "" {
+		c.Cluster.CertificateAuthorityData = []byte(pem)
+	}
+	return c
+}
+
 // kubeconfigConfigMap is the ConfigMap that holds upstream workload w's
 // kubeconfig: one context per downstream it reaches, each running the
 // plugin as the downstream's cluster Secret does (argocd.Exec). Nothing in
@@ -129,13 +141,7 @@ func kubeconfigConfigMap(f *config.Federation, w *config.UpstreamWorkload, reach
 		}
 	}
 	for _, d := range reaches {
-		var c kubeconfigCluster
-		c.Name = d.Name
-		c.Cluster.Server = d.Server
-		if pem := d.PEM(); pem != "" {
-			c.Cluster.CertificateAuthorityData = []byte(pem)
-		}
-		kc.Clusters = append(kc.Clusters, c)
+		kc.Clusters = append(kc.Clusters, kubeconfigClusterOf(d))
 
 		var x kubeconfigContext
 		x.Name = d.Name

@@ -228,19 +228,7 @@ func (o OIDCTokenOptions) Validate() error {
 			errs = append(errs, errors.New("--api-server-ca-file must not be empty (default "+InClusterCAFile+")"))
 		}
 	}
-	if o.Timeout <= 0 {
-		errs = append(errs, fmt.Errorf("--timeout %v must be positive", o.Timeout))
-	}
-	if o.Policy.Skew < 0 {
-		errs = append(errs, fmt.Errorf("--skew %v must not be negative", o.Policy.Skew))
-	}
-	if len(errs) > 0 {
-		return joinLine(errs)
-	}
-	if err := o.Policy.Validate(); err != nil {
-		return fmt.Errorf("invalid expiry policy: %w", err)
-	}
-	return nil
+	return finishValidate(errs, o.Timeout, o.Policy)
 }
 
 // AssertionRequest is the TokenRequest that makes the jwt-bearer

@@ -265,7 +265,7 @@ func TestFailures(t *testing.T) {
 		{name: "poll interval too short", args: tf(good, "--poll-interval", "500ms"),
 			want: []string{"--poll-interval 500ms must be at least 1s"}},
 		{name: "all flag problems together", args: tf(good, "--poll-interval", "0s", "--skew", "-1s"),
-			want: []string{"--skew -1s must not be negative; --poll-interval 0s must be at least 1s"}},
+			want: []string{"--poll-interval 0s must be at least 1s; --skew -1s must not be negative"}},
 		{name: "empty --file", args: tf(""),
 			want: []string{"--file is required", "or --audience alone"}},
 		{name: "positional argument", args: []string{"token-file", good},

@@ -114,16 +114,26 @@ func (o TokenFileOptions) Validate() error {
 	if o.File == "" && o.Audience == "" {
 		errs = append(errs, errors.New("--file is required: the projected token file (or --audience alone, whose token the generated volume mounts at "+DefaultTokenDir+"/<audience>)"))
 	}
-	if o.Policy.Skew < 0 {
-		errs = append(errs, fmt.Errorf("--skew %v must not be negative", o.Policy.Skew))
-	}
 	if o.Policy.PollInterval < time.Second {
 		errs = append(errs, fmt.Errorf("--poll-interval %v must be at least 1s", o.Policy.PollInterval))
+	}
+	return finishValidate(errs, 1, o.Policy)
+}
+
+// finishValidate adds the checks every command's flags share to errs: a
+// positive --timeout (when the command has one) and a --skew that is not
+// negative; then the policy's own, once the flags are right.
+func finishValidate(errs []error, timeout time.Duration, p credential.Policy) error {
+	if timeout <= 0 {
+		errs = append(errs, fmt.Errorf("--timeout %v must be positive", timeout))
+	}
+	if p.Skew < 0 {
+		errs = append(errs, fmt.Errorf("--skew %v must not be negative", p.Skew))
 	}
 	if len(errs) > 0 {
 		return joinLine(errs)
 	}
-	if err := o.Policy.Validate(); err != nil {
+	if err := p.Validate(); err != nil {
 		return fmt.Errorf("invalid expiry policy: %w", err)
 	}
 	return nil

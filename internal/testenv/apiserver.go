@@ -202,6 +202,12 @@ func (a *APIServer) HTTPClient() *http.Client {
 // Do sends an admin request with a JSON body (nil for none) and returns the
 // response body; a status >= 300 is an error carrying the body.
 func (a *APIServer) Do(ctx context.Context, method, path string, body any) ([]byte, error) {
+	return doJSON(ctx, a.HTTPClient(), method, a.URL+path, body)
+}
+
+// doJSON sends a request with a JSON body (nil for none) and returns the
+// response body; a status >= 300 is an error carrying the body.
+func doJSON(ctx context.Context, c *http.Client, method, url string, body any) ([]byte, error) {
 	var r io.Reader
 	if body != nil {
 		b, err := json.Marshal(body)
@@ -210,24 +216,13 @@ func (a *APIServer) Do(ctx context.Context, method, path string, body any) ([]by
 		}
 		r = bytes.NewReader(b)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, a.URL+path, r)
+	req, err := http.NewRequestWithContext(ctx, method, url, r)
 	if err != nil {
 		return nil, err
 	}
 	req.Header.Set("Content-Type", "application/json")
-	resp, err := a.HTTPClient().Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return nil, err
-	}
-	if resp.StatusCode >= 300 {
-		return b, fmt.Errorf("%s %s: %s", method, path, resp.Status)
-	}
-	return b, nil
+	req.Header.Set("Accept", "application/json")
+	return do(c, req)
 }
 
 // AllowAnonymousDiscovery lets unauthenticated clients (downstream API

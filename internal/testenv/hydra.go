@@ -221,21 +221,7 @@ func (h *Hydra) get(ctx context.Context, u string) ([]byte, error) {
 
 // admin sends a request with a JSON body (nil for none) to the admin API.
 func (h *Hydra) admin(ctx context.Context, method, path string, body any) ([]byte, error) {
-	var r io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			return nil, err
-		}
-		r = bytes.NewReader(b)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, h.AdminURL+path, r)
-	if err != nil {
-		return nil, err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Accept", "application/json")
-	return do(h.HTTPClient(), req)
+	return doJSON(ctx, h.HTTPClient(), method, h.AdminURL+path, body)
 }
 
 // do returns the response body; a status >= 300 is an error carrying it.
