@@ -51,7 +51,7 @@ func (f *Federation) validatePeople(errs *Errors, p string) {
 		}
 	}
 	f.resolveCA(errs, p, &pe.CertificateAuthority, "the people's OpenID provider's TLS certificate")
-	if f.sharesPeopleIssuer() {
+	if f.SharesPeopleIssuer() {
 		if pe.PEM() != u.IdentityProvider.PEM() || pe.UseSystemRoots != u.IdentityProvider.UseSystemRoots {
 			errs.add(p, "names the issuer of upstream.identityProvider with another CA: the downstreams verify one provider with one CA; give both the same caFile, ca or useSystemRoots")
 		}
@@ -146,16 +146,19 @@ func (f *Federation) peopleWarnings() []string {
 	return w
 }
 
-// sharesPeopleIssuer reports whether people log in to the provider that
+// SharesPeopleIssuer reports whether people log in to the provider that
 // upstream.identityProvider names: the downstreams then verify both with
 // one authenticator (an API server takes each issuer once).
-func (f *Federation) sharesPeopleIssuer() bool {
+func (f *Federation) SharesPeopleIssuer() bool {
 	u := &f.Upstream
 	return u.People != nil && u.IdentityProvider != nil && urlKey(u.People.Issuer) == urlKey(u.IdentityProvider.Issuer)
 }
 
-// SharesPeopleIssuer is sharesPeopleIssuer for the generator.
-func (f *Federation) SharesPeopleIssuer() bool { return f.sharesPeopleIssuer() }
+// TrustsPeople reports whether downstream d trusts the people's ID tokens:
+// only when it grants them something.
+func (f *Federation) TrustsPeople(d *Downstream) bool {
+	return f.Upstream.People != nil && len(d.Access.People) > 0
+}
 
 // PeopleDownstreams are the downstreams that grant people something,
 // sorted by name: they trust the people's ID tokens, and are the contexts
@@ -163,7 +166,7 @@ func (f *Federation) SharesPeopleIssuer() bool { return f.sharesPeopleIssuer() }
 func (f *Federation) PeopleDownstreams() []*Downstream {
 	var out []*Downstream
 	for i := range f.Downstreams {
-		if d := &f.Downstreams[i]; len(d.Access.People) > 0 {
+		if d := &f.Downstreams[i]; f.TrustsPeople(d) {
 			out = append(out, d)
 		}
 	}

@@ -633,8 +633,8 @@ func ValidateSet(feds []*Federation) error {
 // grants people.
 func (f *Federation) trustedIssuers(d *Downstream) []string {
 	out := []string{f.TrustedIssuer()}
-	if pe := f.Upstream.People; pe != nil && len(d.Access.People) > 0 && !f.sharesPeopleIssuer() {
-		out = append(out, pe.Issuer)
+	if f.TrustsPeople(d) && !f.SharesPeopleIssuer() {
+		out = append(out, f.Upstream.People.Issuer)
 	}
 	return out
 }

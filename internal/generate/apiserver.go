@@ -107,7 +107,7 @@ func (t *Tree) apiServer(dir, name string, entries []entry) error {
 			ClaimMappings:        claimMappings{Username: prefixedClaim{Claim: claim, Prefix: e.d.UsernamePrefix}},
 			UserValidationRules:  []validationRule{reservedUsernames},
 		}
-		if trustsPeople(e.fed, e.d) {
+		if e.fed.TrustsPeople(e.d) {
 			if e.fed.SharesPeopleIssuer() {
 				withPeople(&a, e.fed, e.d)
 			} else {

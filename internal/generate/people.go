@@ -21,11 +21,6 @@ const PeopleDir = "people/"
 // kubectl plugin (kubectl krew install oidc-login).
 const KubeloginCommand = "kubectl"
 
-// trustsPeople reports whether downstream d trusts the people of f's hub.
-func trustsPeople(f *config.Federation, d *config.Downstream) bool {
-	return f.Upstream.People != nil && len(d.Access.People) > 0
-}
-
 // reservedGroups is the userValidationRule that keeps people's groups out
 // of the system: namespace, whatever the prefix.
 var reservedGroups = validationRule{

@@ -2,8 +2,6 @@ package oidc
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -11,13 +9,12 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"runtime"
 	"slices"
 	"strings"
 
 	"github.com/argocd-k8s-federate/argocd-k8s-federate/internal/credential"
 	"github.com/argocd-k8s-federate/argocd-k8s-federate/internal/plugin"
-	"github.com/argocd-k8s-federate/argocd-k8s-federate/internal/version"
+	"github.com/argocd-k8s-federate/argocd-k8s-federate/internal/tokenrequest"
 )
 
 // Caps of what the provider sends back.
@@ -33,7 +30,6 @@ type metadata struct {
 	TokenEndpoint       string   `json:"token_endpoint"`
 	GrantTypesSupported []string `json:"grant_types_supported"`
 	TokenAuthMethods    []string `json:"token_endpoint_auth_methods_supported"`
-	discoveryURL        string
 }
 
 // tokenResponse is the token endpoint's answer (RFC 6749 5.1 and 5.2).
@@ -45,10 +41,6 @@ type tokenResponse struct {
 	Error            string `json:"error"`
 	ErrorDescription string `json:"error_description"`
 	ErrorHint        string `json:"error_hint"`
-}
-
-func userAgent() string {
-	return plugin.Name + "/" + version.Version + " (" + runtime.GOOS + "/" + runtime.GOARCH + ")"
 }
 
 func formEscape(s string) string { return url.QueryEscape(s) }
@@ -74,7 +66,7 @@ func (p *provider) discover(ctx context.Context) error {
 		return fmt.Errorf("--issuer %q: %w", p.o.Issuer, err)
 	}
 	req.Header.Set("Accept", "application/json")
-	req.Header.Set("User-Agent", userAgent())
+	req.Header.Set("User-Agent", tokenrequest.UserAgent())
 	resp, err := p.client.Do(req)
 	if err != nil {
 		return p.explainTransport(u, err)
@@ -108,7 +100,6 @@ func (p *provider) discover(ctx context.Context) error {
 	// grant_types_supported is not checked here: providers leave grants
 	// out of it that they support (Hydra lists no jwt-bearer); it only
 	// explains a refusal.
-	m.discoveryURL = u
 	p.meta = m
 	return nil
 }
@@ -142,7 +133,7 @@ func (p *provider) post(ctx context.Context, f *form, secret, about string) (tok
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("Accept", "application/json")
-	req.Header.Set("User-Agent", userAgent())
+	req.Header.Set("User-Agent", tokenrequest.UserAgent())
 	resp, err := p.client.Do(req)
 	if err != nil {
 		return tokenResponse{}, p.explainTransport(p.meta.TokenEndpoint, err)
@@ -232,27 +223,17 @@ func (p *provider) explainError(status string, tr tokenResponse, about string) e
 
 // explainTransport says why no answer came back.
 func (p *provider) explainTransport(u string, err error) error {
-	var uerr *url.Error
-	if errors.As(err, &uerr) {
-		err = uerr.Err
-	}
-	var (
-		verr    *tls.CertificateVerificationError
-		unknown x509.UnknownAuthorityError
-		host    x509.HostnameError
-		invalid x509.CertificateInvalidError
-		record  tls.RecordHeaderError
-	)
-	switch {
-	case errors.Is(err, context.DeadlineExceeded):
+	problem, err := tokenrequest.TransportProblem(err)
+	switch problem {
+	case tokenrequest.ProblemTimeout:
 		return fmt.Errorf("the provider did not answer %s within --timeout %v: check that this pod may reach it (egress NetworkPolicy, HTTPS_PROXY)", u, p.o.Timeout)
-	case errors.As(err, &verr), errors.As(err, &unknown), errors.As(err, &host), errors.As(err, &invalid):
+	case tokenrequest.ProblemVerify:
 		ca := "the system roots"
 		if p.o.CAFile != "" {
 			ca = "--ca-file " + p.o.CAFile
 		}
 		return fmt.Errorf("cannot verify the provider at %s with %s: %v: give the CA bundle that signed its serving certificate (--ca-file; identityProvider.caFile in the federation config)", u, ca, err)
-	case errors.As(err, &record):
+	case tokenrequest.ProblemNotTLS:
 		return fmt.Errorf("the server at %s does not speak TLS (%v): --issuer must be the provider's https URL", u, err)
 	}
 	return fmt.Errorf("cannot reach the provider at %s: %v", u, p.redact(err.Error()))

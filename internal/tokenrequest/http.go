@@ -78,8 +78,10 @@ func (x exchange) url() string {
 		"/serviceaccounts/" + url.PathEscape(x.pod.serviceAccount) + "/token"
 }
 
-// userAgent names the plugin and its version, as client-go's names kubectl.
-func userAgent() string {
+// UserAgent names the plugin and its version, as client-go's names
+// kubectl: every request of the network half (token-request, oidc-token)
+// sends it.
+func UserAgent() string {
 	return plugin.Name + "/" + version.Version + " (" + runtime.GOOS + "/" + runtime.GOARCH + ")"
 }
 
@@ -105,7 +107,7 @@ func requestToken(ctx context.Context, x exchange) (string, error) {
 	req.Header.Set("Authorization", "Bearer "+x.pod.raw)
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Accept", "application/json")
-	req.Header.Set("User-Agent", userAgent())
+	req.Header.Set("User-Agent", UserAgent())
 
 	client := &http.Client{
 		Transport: &http.Transport{
@@ -146,11 +148,20 @@ func requestToken(ctx context.Context, x exchange) (string, error) {
 	return tr.Status.Token, nil
 }
 
-// explainTransport says why no answer came back.
-func (x exchange) explainTransport(err error) error {
+// Why a request got no answer, as TransportProblem tells it.
+const (
+	ProblemOther   = iota
+	ProblemTimeout // no answer within the timeout
+	ProblemVerify  // the server's certificate did not verify
+	ProblemNotTLS  // the server does not speak TLS
+)
+
+// TransportProblem tells why an HTTP request got no answer, and returns
+// the error without the method and URL that net/url's error repeats.
+func TransportProblem(err error) (int, error) {
 	var uerr *url.Error
 	if errors.As(err, &uerr) {
-		err = uerr.Err // it repeats the method and URL
+		err = uerr.Err
 	}
 	var (
 		verr    *tls.CertificateVerificationError
@@ -159,14 +170,28 @@ func (x exchange) explainTransport(err error) error {
 		invalid x509.CertificateInvalidError
 		record  tls.RecordHeaderError
 	)
-	reach := "check that " + plugin.ServiceHostEnv + " (or --api-server) names the upstream API server and that this pod may reach it: a NetworkPolicy must allow egress to the kubernetes Service and the API server's endpoints"
 	switch {
 	case errors.Is(err, context.DeadlineExceeded):
-		return fmt.Errorf("the API server %s did not answer within --timeout %v (%v): %s", x.server, x.opts.Timeout, err, reach)
+		return ProblemTimeout, err
 	case errors.As(err, &verr), errors.As(err, &unknown), errors.As(err, &host), errors.As(err, &invalid):
+		return ProblemVerify, err
+	case errors.As(err, &record):
+		return ProblemNotTLS, err
+	}
+	return ProblemOther, err
+}
+
+// explainTransport says why no answer came back.
+func (x exchange) explainTransport(err error) error {
+	problem, err := TransportProblem(err)
+	reach := "check that " + plugin.ServiceHostEnv + " (or --api-server) names the upstream API server and that this pod may reach it: a NetworkPolicy must allow egress to the kubernetes Service and the API server's endpoints"
+	switch problem {
+	case ProblemTimeout:
+		return fmt.Errorf("the API server %s did not answer within --timeout %v (%v): %s", x.server, x.opts.Timeout, err, reach)
+	case ProblemVerify:
 		return fmt.Errorf("cannot verify the API server %s with --ca-file %q: %v: give the CA bundle that signed its serving certificate (in a pod: %s)",
 			x.server, x.opts.CAFile, err, plugin.InClusterCAFile)
-	case errors.As(err, &record):
+	case ProblemNotTLS:
 		return fmt.Errorf("the server at %s does not speak TLS (%v): --api-server must name the API server's https port", x.server, err)
 	}
 	return fmt.Errorf("cannot reach the API server %s: %v: %s", x.server, err, reach)
